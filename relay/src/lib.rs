@@ -1,1 +1,2 @@
 //! hush-relay
+pub mod store;
