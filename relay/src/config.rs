@@ -285,7 +285,10 @@ impl Config {
         if let Some(host) = &s.public_host
             && (host.is_empty() || host.contains(['/', '#', ' ', '@']))
         {
-            return invalid("server.public_host", "must be a bare host name or IP address");
+            return invalid(
+                "server.public_host",
+                "must be a bare host name or IP address",
+            );
         }
         Ok(())
     }

@@ -329,7 +329,11 @@ impl Directory for MemoryStore {
         identity_key: [u8; 32],
     ) -> Result<ClaimOutcome, StoreError> {
         let mut inner = self.lock();
-        if inner.usernames.get(username).is_some_and(|owner| owner.mailbox != *mailbox) {
+        if inner
+            .usernames
+            .get(username)
+            .is_some_and(|owner| owner.mailbox != *mailbox)
+        {
             return Ok(ClaimOutcome::Taken);
         }
         if let Some(previous) = inner.username_owners.remove(mailbox) {
