@@ -33,7 +33,15 @@ fn instance(message_key: &Secret32, info: &[u8]) -> (ChaCha20Poly1305, Nonce) {
 pub(crate) fn seal(message_key: &Secret32, info: &[u8], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let (cipher, nonce) = instance(message_key, info);
     // ChaCha20-Poly1305 only fails for inputs over 256 GiB; plaintexts are capped far below.
-    cipher.encrypt(&nonce, Payload { msg: plaintext, aad }).unwrap_or_default()
+    cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .unwrap_or_default()
 }
 
 /// Decrypts and authenticates; `None` on any failure.
@@ -44,7 +52,15 @@ pub(crate) fn open(
     ciphertext: &[u8],
 ) -> Option<Vec<u8>> {
     let (cipher, nonce) = instance(message_key, info);
-    cipher.decrypt(&nonce, Payload { msg: ciphertext, aad }).ok()
+    cipher
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
 }
 
 #[cfg(test)]
@@ -56,7 +72,10 @@ mod tests {
         let mk = Secret32::from_bytes([1; 32]);
         let ct = seal(&mk, b"info", b"aad", b"hello");
         assert_eq!(ct.len(), 5 + TAG_LEN);
-        assert_eq!(open(&mk, b"info", b"aad", &ct).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            open(&mk, b"info", b"aad", &ct).as_deref(),
+            Some(&b"hello"[..])
+        );
         assert!(open(&mk, b"info", b"aae", &ct).is_none());
         assert!(open(&mk, b"infx", b"aad", &ct).is_none());
         assert!(open(&Secret32::from_bytes([2; 32]), b"info", b"aad", &ct).is_none());

@@ -30,7 +30,9 @@ pub(crate) struct Writer {
 impl Writer {
     /// A writer with room for `capacity` bytes, so secret-bearing buffers rarely reallocate.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self { buf: Zeroizing::new(Vec::with_capacity(capacity)) }
+        Self {
+            buf: Zeroizing::new(Vec::with_capacity(capacity)),
+        }
     }
 
     pub(crate) fn u8(&mut self, value: u8) -> &mut Self {
@@ -51,13 +53,6 @@ impl Writer {
     pub(crate) fn bytes(&mut self, value: &[u8]) -> &mut Self {
         self.buf.extend_from_slice(value);
         self
-    }
-
-    /// A `u32` length prefix, then the bytes.
-    pub(crate) fn var_bytes(&mut self, value: &[u8]) -> &mut Self {
-        let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
-        self.u32(len);
-        self.bytes(value)
     }
 
     /// The bytes written so far, still wiped on drop.
@@ -82,7 +77,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let (head, tail) = self.rest.split_first_chunk::<N>().ok_or(DecodeError::Truncated)?;
+        let (head, tail) = self
+            .rest
+            .split_first_chunk::<N>()
+            .ok_or(DecodeError::Truncated)?;
         self.rest = tail;
         Ok(*head)
     }
@@ -108,25 +106,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Exactly `len` bytes.
-    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
-        if len > self.rest.len() {
-            return Err(DecodeError::Truncated);
-        }
-        let (head, tail) = self.rest.split_at(len);
-        self.rest = tail;
-        Ok(head)
-    }
-
-    /// A `u32` length prefix (at most `max`), then that many bytes.
-    pub(crate) fn var_bytes(&mut self, max: usize) -> Result<&'a [u8], DecodeError> {
-        let len = usize::try_from(self.u32()?).map_err(|_| DecodeError::OutOfRange)?;
-        if len > max {
-            return Err(DecodeError::OutOfRange);
-        }
-        self.take(len)
-    }
-
     /// A `u32` element count, at most `max`.
     pub(crate) fn count(&mut self, max: usize) -> Result<usize, DecodeError> {
         let count = usize::try_from(self.u32()?).map_err(|_| DecodeError::OutOfRange)?;
@@ -143,7 +122,11 @@ impl<'a> Reader<'a> {
 
     /// Fails unless every byte was read.
     pub(crate) fn finish(self) -> Result<(), DecodeError> {
-        if self.rest.is_empty() { Ok(()) } else { Err(DecodeError::Trailing) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::Trailing)
+        }
     }
 }
 
@@ -159,13 +142,12 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_truncation_and_trailing_bytes() {
         let mut w = Writer::with_capacity(32);
-        w.u8(7).u32(0xdead_beef).u64(42).var_bytes(b"abc").bytes(&[1, 2]);
+        w.u8(7).u32(0xdead_beef).u64(42).bytes(&[1, 2]);
         let bytes = w.finish();
         let mut r = Reader::new(&bytes);
         assert_eq!(r.u8(), Ok(7));
         assert_eq!(r.u32(), Ok(0xdead_beef));
         assert_eq!(r.u64(), Ok(42));
-        assert_eq!(r.var_bytes(3), Ok(&b"abc"[..]));
         assert_eq!(r.array::<2>(), Ok([1, 2]));
         assert_eq!(r.finish(), Ok(()));
 
@@ -175,7 +157,6 @@ mod tests {
                 r.u8()?;
                 r.u32()?;
                 r.u64()?;
-                r.var_bytes(3)?;
                 r.array::<2>()
             })();
             assert_eq!(parsed, Err(DecodeError::Truncated));
@@ -186,10 +167,11 @@ mod tests {
     }
 
     #[test]
-    fn var_bytes_respects_its_maximum() {
+    fn count_respects_its_maximum() {
         let mut w = Writer::with_capacity(8);
-        w.var_bytes(b"abcd");
+        w.u32(4);
         let bytes = w.finish();
-        assert_eq!(Reader::new(&bytes).var_bytes(3), Err(DecodeError::OutOfRange));
+        assert_eq!(Reader::new(&bytes).count(3), Err(DecodeError::OutOfRange));
+        assert_eq!(Reader::new(&bytes).count(4), Ok(4));
     }
 }

@@ -12,7 +12,7 @@ use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::codec::{Reader, Writer};
 use crate::pickle::{self, Pickle, PickleError, PickleKind};
-use crate::secret::{DhKeyPair, public_prefix};
+use crate::secret::{DhKeyPair, is_canonical_x25519, public_prefix};
 
 /// Domain separation for the identity's signature over its X25519 key:
 /// the signed message is `IDENTITY_DH_LABEL || dh`.
@@ -22,7 +22,7 @@ pub const IDENTITY_DH_LABEL: &[u8] = b"hush/v1/identity-dh";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdentityError {
-    /// The Ed25519 public key is not a valid, non-weak curve point.
+    /// The Ed25519 key is not a valid, non-weak point, or the X25519 key is not canonical.
     #[error("identity signing key is invalid")]
     InvalidKey,
     /// The signature over the X25519 key does not verify.
@@ -52,10 +52,13 @@ impl PublicIdentity {
     pub fn verify(&self) -> Result<VerifiedIdentity, IdentityError> {
         let verifying_key =
             VerifyingKey::from_bytes(&self.signing).map_err(|_| IdentityError::InvalidKey)?;
-        if verifying_key.is_weak() {
+        if verifying_key.is_weak() || !is_canonical_x25519(&self.dh) {
             return Err(IdentityError::InvalidKey);
         }
-        let verified = VerifiedIdentity { public: self.clone(), verifying_key };
+        let verified = VerifiedIdentity {
+            public: self.clone(),
+            verifying_key,
+        };
         if !verified.verify_signature(&dh_message(&self.dh), &self.dh_signature) {
             return Err(IdentityError::InvalidSignature);
         }
@@ -69,11 +72,17 @@ impl PublicIdentity {
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
-        w.bytes(&self.signing).bytes(&self.dh).bytes(&self.dh_signature);
+        w.bytes(&self.signing)
+            .bytes(&self.dh)
+            .bytes(&self.dh_signature);
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, crate::codec::DecodeError> {
-        Ok(Self { signing: r.array()?, dh: r.array()?, dh_signature: r.array()? })
+        Ok(Self {
+            signing: r.array()?,
+            dh: r.array()?,
+            dh_signature: r.array()?,
+        })
     }
 
     /// `signing || dh`: the form bound into session associated data and fingerprints.
@@ -121,7 +130,8 @@ impl VerifiedIdentity {
 
 /// Strict Ed25519 verification (rejects non-canonical and small-order encodings).
 pub(crate) fn verify_strict(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
-    key.verify_strict(message, &Signature::from_bytes(signature)).is_ok()
+    key.verify_strict(message, &Signature::from_bytes(signature))
+        .is_ok()
 }
 
 fn dh_message(dh: &[u8; 32]) -> Vec<u8> {
@@ -149,7 +159,11 @@ impl IdentityKeyPair {
 
     fn from_parts(signing: SigningKey, dh: DhKeyPair) -> Self {
         let dh_signature = signing.sign(&dh_message(&dh.public())).to_bytes();
-        Self { signing, dh, dh_signature }
+        Self {
+            signing,
+            dh,
+            dh_signature,
+        }
     }
 
     /// The public identity to publish.
@@ -165,7 +179,10 @@ impl IdentityKeyPair {
     /// Our own identity, trivially verified.
     #[must_use]
     pub fn verified(&self) -> VerifiedIdentity {
-        VerifiedIdentity { public: self.public(), verifying_key: self.signing.verifying_key() }
+        VerifiedIdentity {
+            public: self.public(),
+            verifying_key: self.signing.verifying_key(),
+        }
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
@@ -180,7 +197,8 @@ impl IdentityKeyPair {
     #[must_use]
     pub fn pickle(&self) -> Pickle {
         let mut w = pickle::writer(PickleKind::Identity, 64);
-        w.bytes(self.signing.as_bytes()).bytes(self.dh.secret_bytes());
+        w.bytes(self.signing.as_bytes())
+            .bytes(self.dh.secret_bytes());
         Pickle::from_secret(w.finish_secret())
     }
 
@@ -193,7 +211,10 @@ impl IdentityKeyPair {
         let signing = Zeroizing::new(r.array::<32>()?);
         let dh = Zeroizing::new(r.array::<32>()?);
         r.finish()?;
-        Ok(Self::from_parts(SigningKey::from_bytes(&signing), DhKeyPair::from_secret_bytes(*dh)))
+        Ok(Self::from_parts(
+            SigningKey::from_bytes(&signing),
+            DhKeyPair::from_secret_bytes(*dh),
+        ))
     }
 }
 

@@ -22,11 +22,7 @@ const CHAIN_MESSAGE_SEED: u8 = 0x01;
 const CHAIN_NEXT_SEED: u8 = 0x02;
 
 /// HKDF-SHA256 with a compile-time output length (always far below HKDF's 255×32 limit).
-pub(crate) fn hkdf<const N: usize>(
-    salt: &[u8],
-    ikm: &[u8],
-    info: &[u8],
-) -> Zeroizing<[u8; N]> {
+pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; N]> {
     const { assert!(N <= 255 * 32) };
     let mut okm = Zeroizing::new([0u8; N]);
     // Cannot fail: N is checked above.

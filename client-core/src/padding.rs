@@ -51,7 +51,10 @@ pub fn pad(plaintext: &[u8]) -> Result<Vec<u8>, PaddingError> {
 /// # Errors
 /// [`PaddingError::Malformed`] if no `0x80` marker ends the content.
 pub fn unpad(mut padded: Vec<u8>) -> Result<Vec<u8>, PaddingError> {
-    let content_len = padded.iter().rposition(|&b| b != 0).ok_or(PaddingError::Malformed)?;
+    let content_len = padded
+        .iter()
+        .rposition(|&b| b != 0)
+        .ok_or(PaddingError::Malformed)?;
     if padded.get(content_len) != Some(&0x80) {
         return Err(PaddingError::Malformed);
     }
@@ -78,7 +81,9 @@ mod tests {
     #[test]
     fn pad_unpad_round_trip_including_trailing_zeros() {
         for len in [0usize, 1, 62, 63, 64, 1000, 20_000] {
-            let msg: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { 0 } else { i as u8 }).collect();
+            let msg: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { 0 } else { i as u8 })
+                .collect();
             let padded = pad(&msg).unwrap();
             assert_eq!(Some(padded.len()), padded_len(len));
             assert_eq!(unpad(padded).unwrap(), msg);
@@ -92,6 +97,9 @@ mod tests {
         assert_eq!(unpad(vec![0; 64]), Err(PaddingError::Malformed));
         assert_eq!(unpad(vec![1, 2, 3]), Err(PaddingError::Malformed));
         assert_eq!(unpad(Vec::new()), Err(PaddingError::Malformed));
-        assert_eq!(pad(&vec![0; MAX_PLAINTEXT_LEN + 1]), Err(PaddingError::TooLong));
+        assert_eq!(
+            pad(&vec![0; MAX_PLAINTEXT_LEN + 1]),
+            Err(PaddingError::TooLong)
+        );
     }
 }

@@ -69,7 +69,9 @@ impl Pickle {
     }
 
     pub(crate) fn from_secret(mut bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self { bytes: core::mem::take(&mut *bytes) }
+        Self {
+            bytes: core::mem::take(&mut *bytes),
+        }
     }
 }
 

@@ -93,9 +93,46 @@ impl fmt::Debug for DhKeyPair {
     }
 }
 
+/// True if `bytes` is the canonical encoding of an X25519 public key: the unused top bit is
+/// clear and the value is below 2^255 - 19. X25519 ignores the top bit and reduces the rest,
+/// so without this check two wire encodings would name the same key and a flipped bit could go
+/// unnoticed.
+pub(crate) fn is_canonical_x25519(bytes: &[u8; 32]) -> bool {
+    let Some((&last, body)) = bytes.split_last() else {
+        return false;
+    };
+    if last & 0x80 != 0 {
+        return false;
+    }
+    // Values >= p = 2^255 - 19 are 0x7f ff .. ff (ed..ff) in little-endian.
+    let Some((&first, middle)) = body.split_first() else {
+        return false;
+    };
+    !(last == 0x7f && middle.iter().all(|&b| b == 0xff) && first >= 0xed)
+}
+
 /// The first four bytes of a *public* key in hex, enough to tell keys apart in logs.
 pub(crate) fn public_prefix(bytes: &[u8]) -> String {
     let mut out: String = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_x25519_encodings() {
+        assert!(is_canonical_x25519(&[0; 32]));
+        let mut p = [0xff; 32];
+        p[31] = 0x7f;
+        p[0] = 0xec;
+        assert!(is_canonical_x25519(&p), "p - 1");
+        p[0] = 0xed;
+        assert!(!is_canonical_x25519(&p), "p");
+        let mut top = [0; 32];
+        top[31] = 0x80;
+        assert!(!is_canonical_x25519(&top));
+    }
 }
