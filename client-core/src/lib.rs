@@ -75,6 +75,15 @@
 //! - [`trust`]: trust on first use and the [`IdentityKeyChanged`] event.
 //! - [`pickle`]: the byte form of secret state ([`Pickle`]).
 //! - [`limits`]: every named bound (skip window, sizes, rotation period).
+//!
+//! The client around the cryptography (the only part that does I/O):
+//! - [`client`]: [`Client`] — account, contacts, outbox, sync, history, search.
+//! - [`transport`]: the QUIC connection to a relay, with key pinning (the only sockets).
+//! - [`local_store`]: the sled store with every value sealed under the [`StorageKey`].
+//! - [`storage_key`]: Argon2id passphrase derivation and the store's AEAD.
+//! - [`content`]: what an envelope and a message contain.
+//! - [`invite`]: one-line invite codes.
+//! - [`directory`]: conversions to the relay directory's wire shapes.
 //! - `kdf`, `cipher`, `secret`, `codec`: labels and KDFs, the AEAD, secret wrappers and the
 //!   byte codec (internal).
 #![forbid(unsafe_code)]
@@ -85,10 +94,15 @@
 
 mod chain;
 mod cipher;
+pub mod client;
 mod codec;
+pub mod content;
+pub mod directory;
 pub mod identity;
+pub mod invite;
 mod kdf;
 pub mod limits;
+pub mod local_store;
 pub mod message;
 pub mod padding;
 pub mod pickle;
@@ -99,9 +113,16 @@ mod secret;
 pub mod sender_key;
 pub mod session;
 mod skipped_keys;
+pub mod storage_key;
+pub mod transport;
 pub mod trust;
 mod x3dh;
 
+pub use client::{
+    AccountInfo, Client, ClientError, Contact, Direction, ErrorKind, Event, Message, SendOutcome,
+    Status, SyncReport,
+};
+pub use content::MessageId;
 pub use identity::{IdentityError, IdentityKeyPair, PublicIdentity, VerifiedIdentity};
 pub use message::{PreKeyMessage, RatchetMessage, SessionMessage};
 pub use pickle::{Pickle, PickleError};
@@ -114,6 +135,7 @@ pub use sender_key::{
     SenderKeyDistribution,
 };
 pub use session::{InboundSession, Session, SessionError};
+pub use storage_key::{KdfParams, StorageKey};
 pub use trust::{IdentityCheck, IdentityKeyChanged, TrustedIdentity};
 
 /// The random number generator trait every function here takes (rand_core 0.10).

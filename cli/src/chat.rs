@@ -1,0 +1,86 @@
+//! `hush chat`: type lines to send them; incoming messages print as they arrive.
+
+use anyhow::Context;
+use hush_client_core::transport::{Backoff, Push};
+use hush_client_core::{Client, ClientError, SendOutcome, SyncReport};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::output::{print_event, print_message};
+
+/// Runs the chat until end of input or Ctrl-C. Lines typed while the relay is unreachable are
+/// queued and go out when the connection is back.
+pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Result<()> {
+    let contact = client.resolve(to)?;
+    if !json {
+        eprintln!(
+            "hush: chatting with {} — type a message and press Enter; Ctrl-D or Ctrl-C to leave",
+            contact.alias
+        );
+    }
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut backoff = Backoff::default();
+    loop {
+        let mut connection = match client.connect().await {
+            Ok(connection) => connection,
+            Err(ClientError::Transport(error)) if error.is_transient() => {
+                eprintln!("hush: {error}; retrying");
+                let delay = hush_client_core::client::reconnect_delay(&mut backoff);
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    () = tokio::time::sleep(delay) => continue,
+                }
+            }
+            Err(error) => return Err(error.into()),
+        };
+        backoff.reset();
+        let mut report = SyncReport::default();
+        connection.subscribe().await?;
+        let outcome: anyhow::Result<bool> = async {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return Ok(true),
+                    line = lines.next_line() => {
+                        let Some(line) = line.context("reading the terminal")? else {
+                            return Ok(true);
+                        };
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        match client.send_text_on(&connection, &contact.alias, &line).await? {
+                            SendOutcome::Stored(message) if json => print_message(client, &message, json),
+                            SendOutcome::Stored(_) => {}
+                            SendOutcome::Queued { reason, .. } => eprintln!("hush: queued: {reason}"),
+                        }
+                    }
+                    push = connection.next_push() => match push? {
+                        Push::Deliver(delivery) => {
+                            for event in client.handle_delivery(&mut connection, delivery, &mut report).await? {
+                                print_event(client, &event, json);
+                            }
+                        }
+                        Push::Unsubscribed => {
+                            return Err(ClientError::InvalidInput(
+                                "another hush session took over receiving for this account".into(),
+                            ).into());
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+        .await;
+        match outcome {
+            Ok(true) => {
+                connection.close().await;
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(error) => match error.downcast_ref::<ClientError>() {
+                Some(ClientError::Transport(transport)) if transport.is_transient() => {
+                    eprintln!("hush: {transport}; reconnecting");
+                }
+                _ => return Err(error),
+            },
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! One function per subcommand.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hush_client_core::{Client, ClientError, MessageId, SendOutcome};
+use hush_protocol::RelayAddress;
+use serde_json::json;
+
+use crate::args::{Cli, Command};
+use crate::output::{contact_json, contact_line, message_json, print_event, print_message};
+use crate::secrets;
+
+/// The home directory: `--home`, `HUSH_HOME`, or `$XDG_DATA_HOME/hush`.
+fn home_dir(home: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(home) = home {
+        return Ok(home);
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(data).join("hush"));
+    }
+    let home = std::env::var_os("HOME").context("set --home, HUSH_HOME or HOME")?;
+    Ok(PathBuf::from(home).join(".local/share/hush"))
+}
+
+fn open(home: &std::path::Path) -> anyhow::Result<Client> {
+    if !Client::exists(home) {
+        return Err(ClientError::NoAccount.into());
+    }
+    let passphrase = secrets::passphrase()?;
+    Ok(Client::open(home, passphrase.as_bytes())?)
+}
+
+fn read_text(text: String) -> anyhow::Result<String> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut buffer = String::new();
+    std::io::stdin()
+        .read_to_string(&mut buffer)
+        .context("reading the message from stdin")?;
+    let trimmed = buffer.strip_suffix('\n').unwrap_or(&buffer);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}
+
+/// Runs a parsed command line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = home_dir(cli.home)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Init { relay, name } => init(&home, &relay, name, json).await,
+        Command::Whoami => {
+            let client = open(&home)?;
+            let me = client.whoami()?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"fingerprint": me.fingerprint, "relay": me.relay, "mailbox": me.mailbox.to_string(),
+                           "name": me.name, "username": me.username, "invite": me.invite})
+                );
+            } else {
+                println!("fingerprint: {}", me.fingerprint);
+                println!("relay:       {}", me.relay);
+                println!("name:        {}", me.name.as_deref().unwrap_or("-"));
+                println!(
+                    "username:    {}",
+                    me.username
+                        .map(|u| format!("@{u}"))
+                        .as_deref()
+                        .unwrap_or("-")
+                );
+                println!("invite:      {}", me.invite);
+            }
+            Ok(())
+        }
+        Command::Register { username } => {
+            let mut client = open(&home)?;
+            let claimed = client.register(&username).await?;
+            if json {
+                println!("{}", json!({"username": claimed}));
+            } else {
+                println!("you are @{claimed} on your relay");
+            }
+            Ok(())
+        }
+        Command::Invite => {
+            let client = open(&home)?;
+            let code = client.invite()?.encode();
+            if json {
+                println!("{}", json!({"invite": code}));
+            } else {
+                println!("{code}");
+            }
+            Ok(())
+        }
+        Command::Add { code, alias } => {
+            let mut client = open(&home)?;
+            let contact = client.add_contact(&code, alias.as_deref()).await?;
+            if json {
+                println!("{}", contact_json(&contact));
+            } else {
+                println!("added {}", contact_line(&contact));
+                if contact.key_changed {
+                    eprintln!(
+                        "hush: WARNING: {}'s identity key differs from before; compare safety numbers with `hush verify {}`",
+                        contact.alias, contact.alias
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Contacts => {
+            let client = open(&home)?;
+            for contact in client.contacts()? {
+                if json {
+                    println!("{}", contact_json(&contact));
+                } else {
+                    println!("{}", contact_line(&contact));
+                }
+            }
+            Ok(())
+        }
+        Command::Send { to, text } => {
+            let text = read_text(text)?;
+            let mut client = open(&home)?;
+            match client.send_text(&to, &text).await? {
+                SendOutcome::Stored(message) => {
+                    if json {
+                        let mut object = message_json(&client, &message);
+                        object["delivery"] = json!("stored");
+                        println!("{object}");
+                    } else {
+                        println!("sent: stored by the relay");
+                    }
+                }
+                SendOutcome::Queued { message, reason } => {
+                    if json {
+                        let mut object = message_json(&client, &message);
+                        object["delivery"] = json!("queued");
+                        object["reason"] = json!(reason);
+                        println!("{object}");
+                    } else {
+                        println!("queued: {reason}; it goes out with the next `hush sync`");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Sync { wait } => {
+            let mut client = open(&home)?;
+            let report = client
+                .sync(Duration::from_secs(wait), |client, event| {
+                    print_event(client, event, json)
+                })
+                .await?;
+            if let Some(error) = &report.send_error {
+                eprintln!("hush: {} message(s) still queued: {error}", report.queued);
+            }
+            if !json {
+                eprintln!(
+                    "hush: {} new, {} sent, {} queued",
+                    report.received, report.sent, report.queued
+                );
+            }
+            Ok(())
+        }
+        Command::Listen => {
+            let mut client = open(&home)?;
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            client
+                .listen(
+                    stop,
+                    |client, event| print_event(client, event, json),
+                    |state| match state {
+                        Ok(()) => eprintln!("hush: connected"),
+                        Err(error) => eprintln!("hush: {error}; reconnecting"),
+                    },
+                )
+                .await?;
+            Ok(())
+        }
+        Command::History { to, limit, before } => {
+            let client = open(&home)?;
+            let before = match before {
+                Some(id) => Some(id.parse::<MessageId>().map_err(|_| {
+                    ClientError::InvalidInput(format!("{id:?} is not a message id"))
+                })?),
+                None => None,
+            };
+            for message in client.history(&to, limit, before)? {
+                print_message(&client, &message, json);
+            }
+            Ok(())
+        }
+        Command::Search { text } => {
+            let client = open(&home)?;
+            for message in client.search(&text)? {
+                print_message(&client, &message, json);
+            }
+            Ok(())
+        }
+        Command::Chat { to } => {
+            let mut client = open(&home)?;
+            crate::chat::run(&mut client, &to, json).await
+        }
+        Command::Verify { to, mark_verified } => {
+            let client = open(&home)?;
+            let (contact, number) = client.safety_number(&to)?;
+            let contact = if mark_verified {
+                client.mark_verified(&to)?
+            } else {
+                contact
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({"contact": contact.alias, "safety_number": number.displayable(),
+                           "verified": contact.verified, "key_changed": contact.key_changed})
+                );
+            } else {
+                println!("safety number with {}:", contact.alias);
+                println!("  {}", number.displayable());
+                if mark_verified {
+                    println!("marked verified");
+                } else {
+                    println!(
+                        "compare it with theirs (in person or on a call); if it matches: hush verify {} --mark-verified",
+                        contact.alias
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn init(
+    home: &std::path::Path,
+    relay: &str,
+    name: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let relay: RelayAddress = relay
+        .parse()
+        .map_err(|e| ClientError::InvalidInput(format!("{relay:?} is not a relay address: {e}")))?;
+    let mut client = if Client::exists(home) {
+        // A previous init may have created the store but not reached the relay.
+        let passphrase = secrets::passphrase()?;
+        let client = Client::open(home, passphrase.as_bytes())?;
+        if client.whoami().is_ok() {
+            return Err(ClientError::AccountExists.into());
+        }
+        client
+    } else {
+        let passphrase = secrets::new_passphrase()?;
+        std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+        Client::create(home, passphrase.as_bytes(), secrets::kdf_params()?)?
+    };
+    let me = client.init_account(relay, name).await?;
+    if json {
+        println!(
+            "{}",
+            json!({"fingerprint": me.fingerprint, "relay": me.relay, "mailbox": me.mailbox.to_string(), "invite": me.invite})
+        );
+    } else {
+        println!("account created on {}", me.relay);
+        println!("fingerprint: {}", me.fingerprint);
+        println!("invite:      {}", me.invite);
+    }
+    if home.as_os_str().is_empty() {
+        bail!("empty home");
+    }
+    Ok(())
+}
