@@ -9,6 +9,8 @@
 //! - [`RawConnection`]: a connected QUIC session with its control stream, nothing more.
 //! - [`TestClient`]: an authenticated mailbox: send, subscribe, receive, ack, directory calls.
 //! - [`RelayProcess`]: runs the real `hush-relay` binary on 127.0.0.1 and stops it.
+//! - [`Hush`]: runs the real `hush` binary against one home directory.
+//! - [`target_binary`]: finds a workspace binary built by `cargo test --workspace`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -508,4 +510,126 @@ pub fn metric_value(text: &str, name: &str) -> Option<f64> {
             let (metric, value) = line.rsplit_once(' ')?;
             (metric == name).then(|| value.parse().ok()).flatten()
         })
+}
+
+/// A binary of this workspace, next to the running test executable's `deps/` directory.
+///
+/// `cargo test --workspace` builds the `hush` and `hush-relay` binaries before running any test
+/// (both packages have integration tests). Running only this package's tests needs them built
+/// first: `cargo build --bins`.
+pub fn target_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (cargo test --workspace does it)",
+        path.display()
+    );
+    path
+}
+
+/// What one `hush` invocation did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// The stdout lines parsed as JSON objects.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// The `hush` CLI bound to one home directory, with a passphrase in the environment and the
+/// cheap key-derivation setting (tests only).
+#[derive(Debug, Clone)]
+pub struct Hush {
+    /// The binary.
+    pub binary: PathBuf,
+    /// The home directory.
+    pub home: PathBuf,
+    /// The passphrase it uses.
+    pub passphrase: String,
+}
+
+impl Hush {
+    /// A user whose home is `home`.
+    pub fn new(home: PathBuf) -> Self {
+        Self {
+            binary: target_binary("hush"),
+            home,
+            passphrase: "correct horse battery".into(),
+        }
+    }
+
+    /// Runs `hush --home HOME ARGS…`, with `stdin` as standard input.
+    pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Outcome {
+        use std::io::Write;
+        let mut child = Command::new(&self.binary)
+            .arg("--home")
+            .arg(&self.home)
+            .args(args)
+            .env("HUSH_PASSPHRASE", &self.passphrase)
+            .env("HUSH_KDF", "insecure-fast")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hush runs");
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin);
+        }
+        let output = child.wait_with_output().expect("hush finishes");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `hush --home HOME ARGS…`.
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        self.run_with_input(args, b"")
+    }
+
+    /// Runs and insists on exit code 0.
+    pub fn ok(&self, args: &[&str]) -> Outcome {
+        let outcome = self.run(args);
+        assert_eq!(outcome.code, 0, "hush {args:?} failed: {outcome:?}");
+        outcome
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
 }
