@@ -321,3 +321,99 @@ fn long_messages_stdin_usernames_and_safety_numbers() {
     let contacts = alice.ok(&["--json", "contacts"]).json_lines();
     assert_eq!(contacts[0]["verified"], true);
 }
+
+/// A `hush` child process whose stdout lines arrive on a channel.
+struct Live {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Live {
+    fn start(user: &Hush, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(&user.binary)
+            .arg("--home")
+            .arg(&user.home)
+            .args(args)
+            .env("HUSH_PASSPHRASE", &user.passphrase)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn next_json(&self) -> serde_json::Value {
+        let line = self.lines.recv_timeout(hush_tests::WAIT).expect("a line from hush in time");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn type_line(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{text}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn finish(mut self) -> i32 {
+        drop(self.child.stdin.take());
+        let deadline = std::time::Instant::now() + hush_tests::WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(std::time::Instant::now() < deadline, "hush did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn chat_sends_typed_lines_and_shows_replies_as_they_arrive() {
+    let world = World::new();
+    let relay = world.start_relay();
+    let (alice, bob) = pair(&world, &relay);
+    alice.ok(&["send", "bob", "waiting for you"]);
+
+    let mut chat = Live::start(&bob, &["--json", "chat", "alice"]);
+    // What was pending arrives first.
+    assert_eq!(chat.next_json()["text"], "waiting for you");
+    chat.type_line("hello from the chat");
+    let echoed = chat.next_json();
+    assert_eq!((echoed["from"].as_str(), echoed["text"].as_str()), (Some("me"), Some("hello from the chat")));
+    // Alice's reply shows up in the running chat.
+    assert_eq!(texts(&alice.ok(&["--json", "sync"])), vec!["hello from the chat"]);
+    alice.ok(&["send", "bob", "live reply"]);
+    let live = chat.next_json();
+    assert_eq!((live["from"].as_str(), live["text"].as_str()), (Some("alice"), Some("live reply")));
+    assert_eq!(chat.finish(), 0, "end of input ends the chat");
+}
+
+#[test]
+fn listen_prints_messages_as_they_arrive() {
+    let world = World::new();
+    let relay = world.start_relay();
+    let (alice, bob) = pair(&world, &relay);
+    let listen = Live::start(&bob, &["--json", "listen"]);
+    for n in 0..3 {
+        alice.ok(&["send", "bob", &format!("live {n}")]);
+        assert_eq!(listen.next_json()["text"], format!("live {n}"));
+    }
+}
