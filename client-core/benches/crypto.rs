@@ -27,13 +27,13 @@ fn established(rng: &mut StdRng) -> (Session, Session) {
     .unwrap();
     let alice = IdentityKeyPair::generate(rng);
     let mut alice_session = Session::new_outbound(&alice, &bundle, rng).unwrap();
-    let SessionMessage::PreKey(first) = alice_session.encrypt(b"hi").unwrap() else {
+    let SessionMessage::PreKey(first) = alice_session.encrypt(rng, b"hi").unwrap() else {
         unreachable!()
     };
     let mut bob_session = Session::new_inbound(&bob, &mut prekeys, &first, rng)
         .unwrap()
         .session;
-    let reply = bob_session.encrypt(b"hello").unwrap();
+    let reply = bob_session.encrypt(rng, b"hello").unwrap();
     alice_session.decrypt(rng, &reply).unwrap();
     (alice_session, bob_session)
 }
@@ -43,7 +43,10 @@ fn ratchet(c: &mut Criterion) {
     let (mut alice, mut bob) = established(&mut rng);
     c.bench_function("ratchet encrypt+decrypt 256 B (same chain)", |b| {
         b.iter(|| {
-            let wire = alice.encrypt(black_box(&MESSAGE)).unwrap().to_bytes();
+            let wire = alice
+                .encrypt(&mut rng, black_box(&MESSAGE))
+                .unwrap()
+                .to_bytes();
             let message = SessionMessage::from_bytes(&wire).unwrap();
             black_box(bob.decrypt(&mut rng, &message).unwrap())
         });
@@ -59,7 +62,10 @@ fn ratchet(c: &mut Criterion) {
                     (&mut bob, &mut alice)
                 };
                 to_bob = !to_bob;
-                let wire = from.encrypt(black_box(&MESSAGE)).unwrap().to_bytes();
+                let wire = from
+                    .encrypt(&mut rng, black_box(&MESSAGE))
+                    .unwrap()
+                    .to_bytes();
                 let message = SessionMessage::from_bytes(&wire).unwrap();
                 black_box(to.decrypt(&mut rng, &message).unwrap())
             });
@@ -92,7 +98,9 @@ fn x3dh(c: &mut Criterion) {
                 |mut prekeys| {
                     let verified = bundle.clone().verify().unwrap();
                     let mut session = Session::new_outbound(&alice, &verified, &mut rng).unwrap();
-                    let SessionMessage::PreKey(first) = session.encrypt(&MESSAGE).unwrap() else {
+                    let SessionMessage::PreKey(first) =
+                        session.encrypt(&mut rng, &MESSAGE).unwrap()
+                    else {
                         unreachable!()
                     };
                     black_box(Session::new_inbound(&bob, &mut prekeys, &first, &mut rng).unwrap())
@@ -111,31 +119,41 @@ fn group(c: &mut Criterion) {
     for _ in 0..99 {
         let member = IdentityKeyPair::generate(&mut rng).public();
         let other = GroupSession::new(&mut rng, id);
+        sender.add_member(&member);
         sender
             .add_distribution(&member, &other.own_distribution())
             .unwrap();
     }
     let sender_identity = IdentityKeyPair::generate(&mut rng).public();
+    receiver.add_member(&sender_identity);
     receiver
         .add_distribution(&sender_identity, &sender.own_distribution())
         .unwrap();
     c.bench_function(
         "group encrypt 256 B for 100 members (one ciphertext)",
         |b| {
-            b.iter(|| black_box(sender.encrypt(black_box(&MESSAGE)).unwrap().to_bytes()));
+            b.iter(|| {
+                black_box(
+                    sender
+                        .encrypt(&mut rng, black_box(&MESSAGE))
+                        .unwrap()
+                        .to_bytes(),
+                )
+            });
         },
     );
     // Resynchronise: the receiver joins at the sender's current position.
     let mut receiver_fresh = GroupSession::new(&mut rng, id);
+    receiver_fresh.add_member(&sender_identity);
     receiver_fresh
         .add_distribution(&sender_identity, &sender.own_distribution())
         .unwrap();
     drop(receiver);
     c.bench_function("group decrypt 256 B (one member)", |b| {
         b.iter(|| {
-            let wire = sender.encrypt(&MESSAGE).unwrap().to_bytes();
+            let wire = sender.encrypt(&mut rng, &MESSAGE).unwrap().to_bytes();
             let message = GroupMessage::from_bytes(&wire).unwrap();
-            black_box(receiver_fresh.decrypt(&message).unwrap())
+            black_box(receiver_fresh.decrypt(&sender_identity, &message).unwrap())
         });
     });
 }

@@ -11,9 +11,9 @@ use crate::secret::Secret32;
 pub(crate) const INFO_X3DH: &[u8] = b"hush/v1/x3dh";
 /// HKDF info for the Double Ratchet root step (`KDF_RK`).
 pub(crate) const INFO_ROOT: &[u8] = b"hush/v1/ratchet/root";
-/// HKDF info for a 1:1 message key's AEAD key and nonce.
+/// HKDF info for a 1:1 message key's AEAD key.
 pub(crate) const INFO_MESSAGE: &[u8] = b"hush/v1/ratchet/message";
-/// HKDF info for a group message key's AEAD key and nonce.
+/// HKDF info for a group message key's AEAD key.
 pub(crate) const INFO_GROUP_MESSAGE: &[u8] = b"hush/v1/sender-key/message";
 
 /// HMAC input that derives a message key from a chain key (Signal's `0x01`).

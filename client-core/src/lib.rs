@@ -9,7 +9,8 @@
 //!
 //! The API is built to be hard to misuse: prekey bundles must be verified into a
 //! [`VerifiedPreKeyBundle`] before X3DH accepts them, state transitions that replace keys
-//! consume the old value, nonces are derived (never chosen by callers), every decryption
+//! consume the old value, nonces are drawn by the crate from the RNG passed in (never chosen
+//! by callers), every decryption
 //! failure is one opaque error, and secrets are wiped on drop and redacted in `Debug`.
 //! The public surface uses owned types without lifetimes or generics (other than the RNG
 //! parameter), so the FFI crate can wrap it directly.
@@ -39,7 +40,7 @@
 //! // Alice fetches the bundle, verifies it, and starts a session.
 //! let alice = IdentityKeyPair::generate(&mut rng);
 //! let mut alice_session = Session::new_outbound(&alice, &bundle.verify()?, &mut rng)?;
-//! let wire = alice_session.encrypt(b"hello Bob")?.to_bytes();
+//! let wire = alice_session.encrypt(&mut rng, b"hello Bob")?.to_bytes();
 //!
 //! // Bob receives the initial message and accepts the session.
 //! let SessionMessage::PreKey(initial) = SessionMessage::from_bytes(&wire)? else {
@@ -50,7 +51,7 @@
 //! let mut bob_session = inbound.session;
 //!
 //! // Bob replies; Alice decrypts.
-//! let reply = bob_session.encrypt(b"hi Alice")?.to_bytes();
+//! let reply = bob_session.encrypt(&mut rng, b"hi Alice")?.to_bytes();
 //! let reply = SessionMessage::from_bytes(&reply)?;
 //! assert_eq!(alice_session.decrypt(&mut rng, &reply)?, b"hi Alice");
 //! # Ok(())
@@ -136,7 +137,7 @@ pub use sender_key::{
 };
 pub use session::{InboundSession, Session, SessionError};
 pub use storage_key::{KdfParams, StorageKey};
-pub use trust::{IdentityCheck, IdentityKeyChanged, TrustedIdentity};
+pub use trust::{IdentityCheck, IdentityKeyChanged, TrustError, TrustedIdentity};
 
 /// The random number generator trait every function here takes (rand_core 0.10).
 pub use rand_core::CryptoRng;

@@ -3,16 +3,18 @@
 //!
 //! ```text
 //! RatchetMessage = WIRE_VERSION (u8) || KIND_RATCHET (u8) || ratchet_key (32)
-//!                  || previous_chain_len (u32) || index (u32) || ciphertext (rest, >= 16)
+//!                  || previous_chain_len (u32) || index (u32)
+//!                  || sealed (rest: nonce (24) || ciphertext || tag (16), >= 40 bytes)
 //! PreKeyMessage  = WIRE_VERSION (u8) || KIND_PREKEY (u8) || identity (signing 32, dh 32,
 //!                  dh_signature 64) || base_key (32) || signed_prekey_id (u32)
 //!                  || has_one_time (u8: 0|1) || [one_time_prekey_id (u32)]
 //!                  || RatchetMessage (rest)
 //! ```
-//! Integers are big-endian. X25519 keys must be canonical (top bit clear, below 2^255 - 19). The first 42 bytes of a ratchet message are its header and are
-//! authenticated as associated data.
+//! Integers are big-endian. X25519 keys must be canonical (top bit clear, below 2^255 - 19).
+//! The first 42 bytes of a ratchet message are its header and are authenticated as associated
+//! data; the random XChaCha20-Poly1305 nonce in front of the ciphertext is drawn by the crate.
 
-use crate::cipher::TAG_LEN;
+use crate::cipher::SEALED_OVERHEAD;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::identity::{PUBLIC_IDENTITY_LEN, PublicIdentity};
 use crate::limits::MAX_PADDED_LEN;
@@ -69,7 +71,8 @@ impl RatchetMessage {
         let previous_chain_len = r.u32()?;
         let index = r.u32()?;
         let ciphertext = r.rest();
-        if ciphertext.len() < TAG_LEN || ciphertext.len() > MAX_PADDED_LEN + TAG_LEN {
+        if ciphertext.len() < SEALED_OVERHEAD || ciphertext.len() > MAX_PADDED_LEN + SEALED_OVERHEAD
+        {
             return Err(DecodeError::OutOfRange);
         }
         Ok(Self {

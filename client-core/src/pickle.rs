@@ -10,6 +10,7 @@
 
 use core::fmt;
 
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::codec::{DecodeError, Reader, Writer};
@@ -49,8 +50,9 @@ pub(crate) enum PickleKind {
     GroupSession = 6,
 }
 
-/// Serialised secret state. Wiped on drop; `Debug` shows only its length.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// Serialised secret state. Wiped on drop; `Debug` shows only its length; `==` compares in
+/// constant time (for equal lengths).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Pickle {
     bytes: Vec<u8>,
 }
@@ -75,6 +77,15 @@ impl Pickle {
     }
 }
 
+impl PartialEq for Pickle {
+    fn eq(&self, other: &Self) -> bool {
+        // Lengths are public (they follow from the state's shape); the bytes are secret.
+        self.bytes.ct_eq(&other.bytes).into()
+    }
+}
+
+impl Eq for Pickle {}
+
 impl fmt::Debug for Pickle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Pickle({} bytes, <redacted>)", self.bytes.len())
@@ -98,4 +109,23 @@ pub(crate) fn reader(pickle: &Pickle, kind: PickleKind) -> Result<Reader<'_>, Pi
         return Err(PickleError::WrongKind);
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equality_compares_every_byte_and_the_length() {
+        let a = Pickle::from_bytes(vec![1, 2, 3, 4]);
+        assert_eq!(a, Pickle::from_bytes(vec![1, 2, 3, 4]));
+        assert_ne!(a, Pickle::from_bytes(vec![1, 2, 3, 5]));
+        assert_ne!(a, Pickle::from_bytes(vec![0, 2, 3, 4]));
+        assert_ne!(a, Pickle::from_bytes(vec![1, 2, 3]));
+        assert_ne!(a, Pickle::from_bytes(Vec::new()));
+        assert_eq!(
+            Pickle::from_bytes(Vec::new()),
+            Pickle::from_bytes(Vec::new())
+        );
+    }
 }

@@ -12,7 +12,7 @@ pub use local::LocalPreKeys;
 use core::fmt;
 
 use crate::identity::{IdentityError, PublicIdentity, VerifiedIdentity};
-use crate::secret::public_prefix;
+use crate::secret::{is_canonical_x25519, public_prefix};
 
 /// Domain separation for a signed prekey's signature: the signed message is
 /// `SIGNED_PREKEY_LABEL || id (u32 big-endian) || public`.
@@ -28,6 +28,10 @@ pub enum PreKeyError {
     /// The signed prekey's signature does not verify under the bundle's identity.
     #[error("signed prekey signature does not verify")]
     InvalidSignedPreKey,
+    /// A prekey's X25519 key is not canonically encoded (top bit set, or not below
+    /// 2^255 - 19).
+    #[error("prekey is not a canonical X25519 key")]
+    NonCanonicalKey,
     /// More one-time prekeys were requested than a batch (or the store) may hold.
     #[error("too many one-time prekeys requested")]
     TooManyOneTimePreKeys,
@@ -105,12 +109,20 @@ pub struct PreKeyBundle {
 }
 
 impl PreKeyBundle {
-    /// Verifies the identity and the signed prekey, consuming the unchecked bundle.
+    /// Verifies the identity and the signed prekey, and that both prekeys are canonical
+    /// X25519 encodings, consuming the unchecked bundle.
     ///
     /// # Errors
-    /// [`PreKeyError`] if either signature fails.
+    /// [`PreKeyError`] if either signature fails or a prekey is not canonical.
     pub fn verify(self) -> Result<VerifiedPreKeyBundle, PreKeyError> {
         let identity = self.identity.verify()?;
+        let one_time_canonical = self
+            .one_time_prekey
+            .as_ref()
+            .is_none_or(|k| is_canonical_x25519(&k.public));
+        if !is_canonical_x25519(&self.signed_prekey.public) || !one_time_canonical {
+            return Err(PreKeyError::NonCanonicalKey);
+        }
         self.signed_prekey.verify(&identity)?;
         Ok(VerifiedPreKeyBundle {
             identity,
@@ -145,5 +157,58 @@ impl VerifiedPreKeyBundle {
     #[must_use]
     pub fn one_time_prekey(&self) -> Option<&OneTimePreKey> {
         self.one_time_prekey.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IdentityKeyPair, LocalPreKeys};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// A valid key with its unused top bit set: X25519 would silently treat it as the key
+    /// without that bit, so two encodings would name one key.
+    fn top_bit_set(mut public: [u8; 32]) -> [u8; 32] {
+        public[31] |= 0x80;
+        public
+    }
+
+    #[test]
+    fn bundles_with_non_canonical_prekeys_are_rejected() {
+        let mut rng = StdRng::seed_from_u64(30);
+        let owner = IdentityKeyPair::generate(&mut rng);
+        let mut prekeys = LocalPreKeys::new(&owner, &mut rng, 0);
+        let one_time = prekeys.generate_one_time_prekeys(&mut rng, 1).unwrap();
+        let good = PreKeyBundle {
+            identity: owner.public(),
+            signed_prekey: prekeys.signed_prekey(),
+            one_time_prekey: one_time.first().cloned(),
+        };
+        assert!(good.clone().verify().is_ok());
+
+        // A signed prekey the owner really signed, but in a non-canonical encoding.
+        for public in [top_bit_set(good.signed_prekey.public), [0xff; 32]] {
+            let id = good.signed_prekey.id;
+            let signed_prekey = SignedPreKey {
+                id,
+                public,
+                signature: owner.sign(&signed_prekey_message(id, &public)),
+            };
+            let bundle = PreKeyBundle {
+                signed_prekey,
+                ..good.clone()
+            };
+            assert_eq!(bundle.verify().err(), Some(PreKeyError::NonCanonicalKey));
+        }
+
+        // A one-time prekey in a non-canonical encoding.
+        let mut one_time_prekey = one_time[0].clone();
+        one_time_prekey.public = top_bit_set(one_time_prekey.public);
+        let bundle = PreKeyBundle {
+            one_time_prekey: Some(one_time_prekey),
+            ..good
+        };
+        assert_eq!(bundle.verify().err(), Some(PreKeyError::NonCanonicalKey));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A DH ratchet step runs whenever a message arrives under a new ratchet key from the peer;
 //! between steps each direction advances a symmetric chain. Decryption works on copies and
-//! only commits when the AEAD tag verified, so a forged or replayed message changes nothing.
+//! only commits when the AEAD tag verified *and* the padding was well formed, so a forged,
+//! replayed or badly padded message changes nothing.
 
 use core::fmt;
 
@@ -15,11 +16,13 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::kdf::{self, INFO_MESSAGE};
 use crate::limits::{MAX_SKIP, MAX_SKIPPED_KEYS};
 use crate::message::RatchetMessage;
+use crate::padding;
 use crate::secret::{DhKeyPair, Secret32};
 use crate::skipped_keys::SkippedKeys;
 
-/// Double Ratchet state for one session.
-#[derive(Clone, PartialEq)]
+/// Double Ratchet state for one session. Not `Clone`: a copy that encrypts would reuse
+/// message keys.
+#[derive(PartialEq)]
 pub(crate) struct Ratchet {
     root_key: Secret32,
     /// Our current ratchet key pair (`DHs`).
@@ -70,9 +73,14 @@ impl Ratchet {
         }
     }
 
-    /// Encrypts an already padded plaintext. `None` if there is no sending chain yet or its
-    /// index space is used up.
-    pub(crate) fn encrypt(&mut self, session_ad: &[u8], padded: &[u8]) -> Option<RatchetMessage> {
+    /// Encrypts an already padded plaintext (the AEAD nonce comes from `rng`). `None` if there
+    /// is no sending chain yet or its index space is used up.
+    pub(crate) fn encrypt(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        session_ad: &[u8],
+        padded: &[u8],
+    ) -> Option<RatchetMessage> {
         let (index, key) = self.sending.as_mut()?.next_key()?;
         let mut message = RatchetMessage {
             ratchet_key: self.our_key.public(),
@@ -81,11 +89,12 @@ impl Ratchet {
             ciphertext: Vec::new(),
         };
         let aad = [session_ad, &message.header_bytes()].concat();
-        message.ciphertext = cipher::seal(&key, INFO_MESSAGE, &aad, padded);
+        message.ciphertext = cipher::seal(rng, &key, INFO_MESSAGE, &aad, padded);
         Some(message)
     }
 
-    /// Decrypts a message; `None` on any failure, leaving the state unchanged.
+    /// Decrypts a message and removes its padding; `None` on any failure (including malformed
+    /// padding), leaving the state unchanged.
     pub(crate) fn decrypt(
         &mut self,
         rng: &mut impl CryptoRng,
@@ -93,7 +102,11 @@ impl Ratchet {
         message: &RatchetMessage,
     ) -> Option<Vec<u8>> {
         let aad = [session_ad, &message.header_bytes()].concat();
-        let open = |key: &Secret32| cipher::open(key, INFO_MESSAGE, &aad, &message.ciphertext);
+        // Authenticate, decrypt and unpad before anything is committed.
+        let open = |key: &Secret32| {
+            cipher::open(key, INFO_MESSAGE, &aad, &message.ciphertext)
+                .and_then(|padded| padding::unpad(padded).ok())
+        };
 
         // A late message whose key was stored when we skipped past it.
         if let Some(key) = self.skipped.get(&message.ratchet_key, message.index) {

@@ -86,6 +86,14 @@ impl SafetyNumber {
         [&[SAFETY_NUMBER_VERSION][..], &self.local, &self.remote].concat()
     }
 
+    /// True if this safety number's remote side is `remote` under the stable id `remote_id`,
+    /// i.e. it is the number the user compared for exactly that identity.
+    pub(crate) fn is_for_remote(&self, remote_id: &[u8], remote: &PublicIdentity) -> bool {
+        prefix32(&fingerprint(remote_id, remote))
+            .ct_eq(&self.remote)
+            .into()
+    }
+
     /// Compares a code scanned from the contact's screen (their local is our remote).
     ///
     /// # Errors

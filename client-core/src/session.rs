@@ -48,7 +48,10 @@ struct PendingPreKey {
 }
 
 /// A 1:1 session. Wiped on drop; `Debug` shows no key material.
-#[derive(Clone, PartialEq)]
+///
+/// Deliberately not `Clone`: two copies that both encrypt would use the same message keys.
+/// To keep a copy, take a [`Session::pickle`].
+#[derive(PartialEq)]
 pub struct Session {
     local_identity: PublicIdentity,
     remote_identity: PublicIdentity,
@@ -61,8 +64,8 @@ pub struct Session {
 
 impl ZeroizeOnDrop for Session {}
 
-/// What [`Session::new_inbound`] returns: the new session and the first plaintext.
-#[derive(Debug)]
+/// What [`Session::new_inbound`] returns: the new session and the first plaintext. `Debug`
+/// shows neither key material nor the plaintext.
 pub struct InboundSession {
     /// The established session.
     pub session: Session,
@@ -149,15 +152,25 @@ impl Session {
         Ok(InboundSession { session, plaintext })
     }
 
-    /// Encrypts `plaintext` (padded to its bucket first).
+    /// Encrypts `plaintext` (padded to its bucket first). `rng` supplies the AEAD nonce.
+    ///
+    /// **Save [`Session::pickle`] before the message leaves the device.** Every call uses up a
+    /// message key; if the app transmits and then loses the advanced state (a crash before the
+    /// save, restoring a backup), the restored session encrypts its next message under a key
+    /// that was already used. The random nonce keeps that from being a keystream reuse, but the
+    /// receiver will reject the second message as a replay.
     ///
     /// # Errors
     /// [`SessionError::PlaintextTooLong`] or [`SessionError::ChainExhausted`].
-    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<SessionMessage, SessionError> {
+    pub fn encrypt(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        plaintext: &[u8],
+    ) -> Result<SessionMessage, SessionError> {
         let padded = padding::pad(plaintext).map_err(|_| SessionError::PlaintextTooLong)?;
         let message = self
             .ratchet
-            .encrypt(&self.associated_data, &padded)
+            .encrypt(rng, &self.associated_data, &padded)
             .ok_or(SessionError::ChainExhausted)?;
         Ok(match &self.pending_prekey {
             Some(pending) => SessionMessage::PreKey(PreKeyMessage {
@@ -201,11 +214,9 @@ impl Session {
         rng: &mut impl CryptoRng,
         message: &crate::message::RatchetMessage,
     ) -> Result<Vec<u8>, SessionError> {
-        let padded = self
-            .ratchet
+        self.ratchet
             .decrypt(rng, &self.associated_data, message)
-            .ok_or(SessionError::DecryptionFailed)?;
-        padding::unpad(padded).map_err(|_| SessionError::DecryptionFailed)
+            .ok_or(SessionError::DecryptionFailed)
     }
 
     /// True if `message` is an initial message of this very session (same initiator identity
@@ -308,6 +319,15 @@ impl Session {
     }
 }
 
+impl fmt::Debug for InboundSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundSession")
+            .field("session", &self.session)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
@@ -316,5 +336,101 @@ impl fmt::Debug for Session {
             .field("initiator", &self.initiator)
             .field("ratchet", &self.ratchet)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PreKeyBundle;
+    use crate::message::RatchetMessage;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// Alice (initiator) and Bob (responder) after Bob accepted Alice's first message.
+    fn established(rng: &mut StdRng) -> (Session, Session) {
+        let bob = IdentityKeyPair::generate(rng);
+        let mut prekeys = LocalPreKeys::new(&bob, rng, 0);
+        let bundle = PreKeyBundle {
+            identity: bob.public(),
+            signed_prekey: prekeys.signed_prekey(),
+            one_time_prekey: None,
+        }
+        .verify()
+        .unwrap();
+        let alice = IdentityKeyPair::generate(rng);
+        let mut alice_session = Session::new_outbound(&alice, &bundle, rng).unwrap();
+        let SessionMessage::PreKey(first) = alice_session.encrypt(rng, b"hi").unwrap() else {
+            panic!("initial message expected");
+        };
+        let bob_session = Session::new_inbound(&bob, &mut prekeys, &first, rng)
+            .unwrap()
+            .session;
+        (alice_session, bob_session)
+    }
+
+    /// A genuine message from the peer whose plaintext is not validly padded (the peer's
+    /// ratchet seals raw bytes, skipping `pad`).
+    fn badly_padded(rng: &mut StdRng, from: &mut Session) -> RatchetMessage {
+        from.ratchet
+            .encrypt(rng, &from.associated_data, &[0u8; 64])
+            .unwrap()
+    }
+
+    #[test]
+    fn bad_padding_from_the_real_peer_commits_nothing() {
+        let mut rng = StdRng::seed_from_u64(40);
+        let (mut alice, mut bob) = established(&mut rng);
+
+        // Same receiving chain, one index ahead (would store a skipped key if committed).
+        alice.encrypt(&mut rng, b"dropped").unwrap();
+        let bad = SessionMessage::Ratchet(badly_padded(&mut rng, &mut alice));
+        let before = bob.pickle();
+        assert_eq!(
+            bob.decrypt(&mut rng, &bad),
+            Err(SessionError::DecryptionFailed)
+        );
+        assert_eq!(bob.pickle(), before, "same-chain message committed");
+
+        // A new DH ratchet step (would replace the root and ratchet keys if committed).
+        let reply = bob.encrypt(&mut rng, b"reply").unwrap();
+        alice.decrypt(&mut rng, &reply).unwrap();
+        let bad = SessionMessage::Ratchet(badly_padded(&mut rng, &mut alice));
+        let before = bob.pickle();
+        assert_eq!(
+            bob.decrypt(&mut rng, &bad),
+            Err(SessionError::DecryptionFailed)
+        );
+        assert_eq!(bob.pickle(), before, "new-ratchet-key message committed");
+
+        // The session still works afterwards.
+        let good = alice.encrypt(&mut rng, b"still fine").unwrap();
+        assert_eq!(bob.decrypt(&mut rng, &good).unwrap(), b"still fine");
+    }
+
+    #[test]
+    fn inbound_session_debug_shows_no_plaintext() {
+        let mut rng = StdRng::seed_from_u64(41);
+        let bob = IdentityKeyPair::generate(&mut rng);
+        let mut prekeys = LocalPreKeys::new(&bob, &mut rng, 0);
+        let bundle = PreKeyBundle {
+            identity: bob.public(),
+            signed_prekey: prekeys.signed_prekey(),
+            one_time_prekey: None,
+        }
+        .verify()
+        .unwrap();
+        let alice = IdentityKeyPair::generate(&mut rng);
+        let mut alice_session = Session::new_outbound(&alice, &bundle, &mut rng).unwrap();
+        let SessionMessage::PreKey(first) =
+            alice_session.encrypt(&mut rng, b"SECRETPLAINTEXT").unwrap()
+        else {
+            panic!("initial message expected");
+        };
+        let inbound = Session::new_inbound(&bob, &mut prekeys, &first, &mut rng).unwrap();
+        let shown = format!("{inbound:?}");
+        assert!(shown.contains("plaintext_len: 15"), "{shown}");
+        assert!(!shown.contains("83, 69, 67"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
     }
 }

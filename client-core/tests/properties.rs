@@ -23,7 +23,7 @@ fn established(seed: u64) -> (StdRng, Session, Session) {
     .unwrap();
     let alice = IdentityKeyPair::generate(&mut rng);
     let mut alice_session = Session::new_outbound(&alice, &bundle, &mut rng).unwrap();
-    let SessionMessage::PreKey(first) = alice_session.encrypt(b"hi").unwrap() else {
+    let SessionMessage::PreKey(first) = alice_session.encrypt(&mut rng, b"hi").unwrap() else {
         panic!("initial message expected");
     };
     let bob_session = Session::new_inbound(&bob, &mut prekeys, &first, &mut rng)
@@ -82,7 +82,7 @@ proptest! {
         let wires: Vec<Vec<u8>> = (0..40)
             .map(|i| {
                 let from = if i % 2 == 0 { &mut alice } else { &mut bob };
-                from.encrypt(format!("{i}").as_bytes()).unwrap().to_bytes()
+                from.encrypt(&mut rng, format!("{i}").as_bytes()).unwrap().to_bytes()
             })
             .collect();
         for i in order {

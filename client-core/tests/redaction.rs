@@ -1,11 +1,12 @@
-//! `Debug` of every secret-bearing type shows no key bytes.
+//! `Debug` of every secret-bearing type shows no key bytes, and of every type holding a
+//! decrypted message, no plaintext.
 //!
 //! Secrets are read back out of the documented pickle layouts, then every 4-byte window of
 //! each is searched for in the `Debug` and `{:#?}` output, as hex and as a decimal list.
 
 use hush_client_core::{
     GroupSession, IdentityKeyPair, InboundSenderKey, LocalPreKeys, OutboundSenderKey, Pickle,
-    PreKeyBundle, Session,
+    PreKeyBundle, Session, SessionMessage,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -63,13 +64,14 @@ fn debug_of_secret_bearing_types_shows_no_key_bytes() {
     .verify()
     .unwrap();
     let mut alice_session = Session::new_outbound(&alice, &bundle, &mut rng).unwrap();
-    let hush_client_core::SessionMessage::PreKey(first) = alice_session.encrypt(b"x").unwrap()
-    else {
+    let SessionMessage::PreKey(first) = alice_session.encrypt(&mut rng, PLAINTEXT).unwrap() else {
         panic!("initial message expected");
     };
-    let bob_session = Session::new_inbound(&bob, &mut prekeys, &first, &mut rng)
-        .unwrap()
-        .session;
+    let inbound = Session::new_inbound(&bob, &mut prekeys, &first, &mut rng).unwrap();
+    // The first plaintext is not shown either.
+    assert_no_secret(&inbound, &[PLAINTEXT]);
+    assert_no_text(&inbound, &[PLAINTEXT]);
+    let bob_session = inbound.session;
     let p = bob_session.pickle();
     let root_at = 2 + 256 + 1 + 32 + 1;
     assert_no_secret(&bob_session, &[slice(&p, root_at), slice(&p, root_at + 32)]);
@@ -89,9 +91,36 @@ fn debug_of_secret_bearing_types_shows_no_key_bytes() {
     assert_no_secret(&inbound, &[chain_key]);
 
     let mut group = GroupSession::new(&mut rng, [1; 16]);
+    group.add_member(&alice.public());
     group
         .add_distribution(&alice.public(), &distribution)
         .unwrap();
     let p = group.pickle();
     assert_no_secret(&group, &[slice(&p, 38), slice(&p, 70), chain_key]);
+
+    // A decrypted group message: sender shown, plaintext not.
+    let mut outbound = outbound;
+    let message = outbound.encrypt(&mut rng, PLAINTEXT).unwrap();
+    let read = group.decrypt(&alice.public(), &message).unwrap();
+    assert_eq!(read.plaintext, PLAINTEXT);
+    assert_no_secret(&read, &[PLAINTEXT]);
+    assert_no_text(&read, &[PLAINTEXT]);
+}
+
+/// 32 bytes of "plaintext", so the 32-byte window search above applies to it too.
+const PLAINTEXT: &[u8] = b"meet me at the old mill at nine!";
+
+/// `Debug` output contains no 4-byte window of any of `texts` as text.
+fn assert_no_text(value: &impl std::fmt::Debug, texts: &[&[u8]]) {
+    for rendered in [format!("{value:?}"), format!("{value:#?}")] {
+        for text in texts {
+            for window in text.windows(4) {
+                let needle = String::from_utf8_lossy(window);
+                assert!(
+                    !window.is_ascii() || !rendered.contains(needle.as_ref()),
+                    "{rendered} shows {needle}"
+                );
+            }
+        }
+    }
 }

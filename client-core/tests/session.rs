@@ -45,16 +45,16 @@ fn established(rng: &mut StdRng) -> (Session, Session) {
     let alice_id = IdentityKeyPair::generate(rng);
     let mut alice =
         Session::new_outbound(&alice_id, &bob.bundle.clone().verify().unwrap(), rng).unwrap();
-    let first = prekey_message(alice.encrypt(b"hi").unwrap());
+    let first = prekey_message(alice.encrypt(rng, b"hi").unwrap());
     let inbound = Session::new_inbound(&bob.identity, &mut bob.prekeys, &first, rng).unwrap();
     let mut bob_session = inbound.session;
-    let reply = bob_session.encrypt(b"hello").unwrap();
+    let reply = bob_session.encrypt(rng, b"hello").unwrap();
     assert_eq!(alice.decrypt(rng, &reply).unwrap(), b"hello");
     (alice, bob_session)
 }
 
 fn roundtrip(rng: &mut StdRng, from: &mut Session, to: &mut Session, text: &[u8]) {
-    let wire = from.encrypt(text).unwrap().to_bytes();
+    let wire = from.encrypt(rng, text).unwrap().to_bytes();
     let message = SessionMessage::from_bytes(&wire).unwrap();
     assert_eq!(to.decrypt(rng, &message).unwrap(), text);
 }
@@ -67,7 +67,7 @@ fn x3dh_with_and_without_one_time_prekey() {
         let alice_id = IdentityKeyPair::generate(&mut rng);
         let bundle = bob.bundle.clone().verify().unwrap();
         let mut alice = Session::new_outbound(&alice_id, &bundle, &mut rng).unwrap();
-        let first = prekey_message(alice.encrypt(b"first").unwrap());
+        let first = prekey_message(alice.encrypt(&mut rng, b"first").unwrap());
         assert_eq!(first.signed_prekey_id(), bob.bundle.signed_prekey.id);
         assert_eq!(
             first.one_time_prekey_id(),
@@ -87,13 +87,13 @@ fn x3dh_with_and_without_one_time_prekey() {
         assert!(bob_session.matches(&first));
 
         // Alice keeps sending initial messages until she hears back.
-        let second = alice.encrypt(b"second").unwrap();
+        let second = alice.encrypt(&mut rng, b"second").unwrap();
         assert!(matches!(second, SessionMessage::PreKey(_)));
         assert_eq!(bob_session.decrypt(&mut rng, &second).unwrap(), b"second");
         roundtrip(&mut rng, &mut bob_session, &mut alice, b"reply");
         assert!(alice.has_received_message());
         assert!(matches!(
-            alice.encrypt(b"third").unwrap(),
+            alice.encrypt(&mut rng, b"third").unwrap(),
             SessionMessage::Ratchet(_)
         ));
 
@@ -117,7 +117,7 @@ fn initial_message_survives_one_signed_prekey_rotation_but_not_two() {
     let alice_id = IdentityKeyPair::generate(&mut rng);
     let bundle = bob.bundle.clone().verify().unwrap();
     let mut alice = Session::new_outbound(&alice_id, &bundle, &mut rng).unwrap();
-    let first = prekey_message(alice.encrypt(b"in flight").unwrap());
+    let first = prekey_message(alice.encrypt(&mut rng, b"in flight").unwrap());
 
     bob.prekeys
         .rotate_signed_prekey(&bob.identity, &mut rng, NOW + 1);
@@ -152,7 +152,7 @@ fn thousand_messages_random_order_with_drops_all_decrypt() {
             let to_bob = rng.random_bool(0.5);
             let text = format!("message {sent}");
             let from = if to_bob { &mut alice } else { &mut bob };
-            let bytes = from.encrypt(text.as_bytes()).unwrap().to_bytes();
+            let bytes = from.encrypt(&mut rng, text.as_bytes()).unwrap().to_bytes();
             if rng.random_bool(0.05) {
                 dropped += 1;
             } else {
@@ -207,7 +207,7 @@ fn skip_window_is_enforced() {
     let (mut alice, mut bob) = established(&mut rng);
     roundtrip(&mut rng, &mut alice, &mut bob, b"index 0");
     let later: Vec<SessionMessage> = (0..MAX_SKIP + 2)
-        .map(|i| alice.encrypt(format!("{i}").as_bytes()).unwrap())
+        .map(|i| alice.encrypt(&mut rng, format!("{i}").as_bytes()).unwrap())
         .collect();
     // Next expected index is 1; the last message is MAX_SKIP + 1 keys ahead of it.
     let too_far = later.last().unwrap();
@@ -236,7 +236,7 @@ fn every_flipped_bit_is_rejected_opaquely() {
     let alice_id = IdentityKeyPair::generate(&mut rng);
     let bundle = bob.bundle.clone().verify().unwrap();
     let mut alice = Session::new_outbound(&alice_id, &bundle, &mut rng).unwrap();
-    let first = alice.encrypt(b"initial").unwrap().to_bytes();
+    let first = alice.encrypt(&mut rng, b"initial").unwrap().to_bytes();
     let one_time_before = bob.prekeys.one_time_prekey_count();
     for bit in 0..first.len() * 8 {
         let mut bytes = first.clone();
@@ -261,9 +261,9 @@ fn every_flipped_bit_is_rejected_opaquely() {
     roundtrip(&mut rng, &mut bob_session, &mut alice, b"reply");
 
     // One message in the current chain, one that starts a new DH ratchet step.
-    let same_chain = alice.encrypt(b"same chain").unwrap().to_bytes();
+    let same_chain = alice.encrypt(&mut rng, b"same chain").unwrap().to_bytes();
     roundtrip(&mut rng, &mut bob_session, &mut alice, b"ratchet");
-    let new_step = alice.encrypt(b"new step").unwrap().to_bytes();
+    let new_step = alice.encrypt(&mut rng, b"new step").unwrap().to_bytes();
     for wire in [&new_step, &same_chain] {
         let snapshot = bob_session.pickle();
         for bit in 0..wire.len() * 8 {
@@ -284,7 +284,7 @@ fn every_flipped_bit_is_rejected_opaquely() {
         bob_session.decrypt(&mut rng, &message).unwrap();
     }
     // Truncation and extension are tampering too.
-    let last = alice.encrypt(b"last").unwrap().to_bytes();
+    let last = alice.encrypt(&mut rng, b"last").unwrap().to_bytes();
     for bytes in [
         &last[..last.len() - 1],
         &[last.as_slice(), &[0]].concat()[..],
@@ -302,16 +302,21 @@ fn stolen_state_reads_neither_the_past_nor_the_healed_future() {
     let mut rng = StdRng::seed_from_u64(14);
     let (mut alice, mut bob) = established(&mut rng);
     let past: Vec<SessionMessage> = (0..3)
-        .map(|i| alice.encrypt(format!("past {i}").as_bytes()).unwrap())
+        .map(|i| {
+            alice
+                .encrypt(&mut rng, format!("past {i}").as_bytes())
+                .unwrap()
+        })
         .collect();
     for message in &past {
         bob.decrypt(&mut rng, message).unwrap();
     }
-    let stolen = Session::from_pickle(&bob.pickle()).unwrap();
+    let stolen_pickle = bob.pickle();
+    let stolen = Session::from_pickle(&stolen_pickle).unwrap();
 
     // Forward secrecy: the keys of messages Bob already read are gone from the copy.
     for message in &past {
-        let mut copy = stolen.clone();
+        let mut copy = Session::from_pickle(&stolen_pickle).unwrap();
         assert_eq!(
             copy.decrypt(&mut rng, message),
             Err(SessionError::DecryptionFailed)
@@ -320,23 +325,27 @@ fn stolen_state_reads_neither_the_past_nor_the_healed_future() {
 
     // The compromise is real: the copy reads Alice's next message in the same chain.
     let mut attacker = stolen;
-    let exposed = alice.encrypt(b"exposed").unwrap();
+    let exposed = alice.encrypt(&mut rng, b"exposed").unwrap();
     assert_eq!(attacker.decrypt(&mut rng, &exposed).unwrap(), b"exposed");
     bob.decrypt(&mut rng, &exposed).unwrap();
 
     // Bob's current ratchet key was in the copy, so the next exchange is still exposed.
-    let from_bob = bob.encrypt(b"bob's stolen ratchet key").unwrap();
+    let from_bob = bob.encrypt(&mut rng, b"bob's stolen ratchet key").unwrap();
     alice.decrypt(&mut rng, &from_bob).unwrap();
-    let from_alice = alice.encrypt(b"alice's new ratchet key").unwrap();
+    let from_alice = alice.encrypt(&mut rng, b"alice's new ratchet key").unwrap();
     assert!(attacker.decrypt(&mut rng, &from_alice).is_ok());
     bob.decrypt(&mut rng, &from_alice).unwrap();
 
     // Bob's reply uses a ratchet key made from fresh randomness the attacker lacks; once Alice
     // answers it, both sides have completed a new DH ratchet round and the session is healed.
-    let bob_fresh = bob.encrypt(b"bob's fresh ratchet key").unwrap();
+    let bob_fresh = bob.encrypt(&mut rng, b"bob's fresh ratchet key").unwrap();
     alice.decrypt(&mut rng, &bob_fresh).unwrap();
     let healed: Vec<SessionMessage> = (0..3)
-        .map(|i| alice.encrypt(format!("healed {i}").as_bytes()).unwrap())
+        .map(|i| {
+            alice
+                .encrypt(&mut rng, format!("healed {i}").as_bytes())
+                .unwrap()
+        })
         .collect();
     for message in &healed {
         assert_eq!(
@@ -345,10 +354,10 @@ fn stolen_state_reads_neither_the_past_nor_the_healed_future() {
         );
         bob.decrypt(&mut rng, message).unwrap();
     }
-    let reply = bob.encrypt(b"healed reply").unwrap();
-    let mut attacker_as_bob = attacker.clone();
+    let reply = bob.encrypt(&mut rng, b"healed reply").unwrap();
+    let mut attacker_as_bob = Session::from_pickle(&attacker.pickle()).unwrap();
     // The attacker cannot even impersonate Bob's new chain: Alice rejects forged replies.
-    let forged = attacker_as_bob.encrypt(b"forged").unwrap();
+    let forged = attacker_as_bob.encrypt(&mut rng, b"forged").unwrap();
     assert_eq!(
         alice.decrypt(&mut rng, &forged),
         Err(SessionError::DecryptionFailed)
@@ -362,7 +371,7 @@ fn pickled_session_continues_both_ways() {
     let (mut alice, mut bob) = established(&mut rng);
     roundtrip(&mut rng, &mut alice, &mut bob, b"one");
     roundtrip(&mut rng, &mut bob, &mut alice, b"two");
-    let late = alice.encrypt(b"late").unwrap();
+    let late = alice.encrypt(&mut rng, b"late").unwrap();
     roundtrip(&mut rng, &mut alice, &mut bob, b"three");
 
     let alice_pickle = Pickle::from_bytes(alice.pickle().as_bytes().to_vec());
@@ -389,14 +398,75 @@ fn pickled_session_continues_both_ways() {
 fn padding_hides_lengths_within_a_bucket() {
     let mut rng = StdRng::seed_from_u64(16);
     let (mut alice, _bob) = established(&mut rng);
-    let short = alice.encrypt(b"k").unwrap().to_bytes().len();
-    let longer = alice.encrypt(&[b'x'; 60]).unwrap().to_bytes().len();
-    let next_bucket = alice.encrypt(&[b'x'; 64]).unwrap().to_bytes().len();
+    let short = alice.encrypt(&mut rng, b"k").unwrap().to_bytes().len();
+    let longer = alice
+        .encrypt(&mut rng, &[b'x'; 60])
+        .unwrap()
+        .to_bytes()
+        .len();
+    let next_bucket = alice
+        .encrypt(&mut rng, &[b'x'; 64])
+        .unwrap()
+        .to_bytes()
+        .len();
     assert_eq!(short, longer);
     assert!(next_bucket > longer);
     let too_long = vec![0u8; hush_client_core::limits::MAX_PLAINTEXT_LEN + 1];
     assert_eq!(
-        alice.encrypt(&too_long).err(),
+        alice.encrypt(&mut rng, &too_long).err(),
         Some(SessionError::PlaintextTooLong)
+    );
+}
+
+/// XOR of two byte strings (as long as the shorter).
+fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
+    a.iter().zip(b).map(|(x, y)| x ^ y).collect()
+}
+
+/// `plaintext` padded to the 64-byte bucket, as the ratchet encrypts it.
+fn padded_64(plaintext: &[u8]) -> Vec<u8> {
+    let mut padded = plaintext.to_vec();
+    padded.push(0x80);
+    padded.resize(64, 0);
+    padded
+}
+
+/// A state restored from an old pickle (crash before saving, backup) encrypts again under a
+/// message key it already used. With the random nonce that is not a two-time pad: the XOR of
+/// the two ciphertexts is not the XOR of the two plaintexts, and the nonces differ.
+#[test]
+fn rolled_back_session_does_not_reuse_the_keystream() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let (mut alice, mut bob) = established(&mut rng);
+    let saved = alice.pickle();
+    let SessionMessage::Ratchet(first) = alice.encrypt(&mut rng, b"attack at dawn").unwrap() else {
+        panic!("established sessions send ratchet messages");
+    };
+    let mut restored = Session::from_pickle(&saved).unwrap();
+    let SessionMessage::Ratchet(second) = restored.encrypt(&mut rng, b"retreat at six").unwrap()
+    else {
+        panic!("established sessions send ratchet messages");
+    };
+    let (first, second) = (
+        SessionMessage::Ratchet(first).to_bytes(),
+        SessionMessage::Ratchet(second).to_bytes(),
+    );
+    // Same header (same ratchet key and index): the same message key was used twice.
+    assert_eq!(first[..42], second[..42]);
+    let (nonce1, body1) = first[42..].split_at(24);
+    let (nonce2, body2) = second[42..].split_at(24);
+    assert_ne!(nonce1, nonce2, "a restored state must draw a fresh nonce");
+    assert_ne!(
+        xor(&body1[..64], &body2[..64]),
+        xor(&padded_64(b"attack at dawn"), &padded_64(b"retreat at six")),
+        "keystream reused"
+    );
+    // The receiver reads the first; the second reuses its index and is rejected as a replay.
+    let first = SessionMessage::from_bytes(&first).unwrap();
+    assert_eq!(bob.decrypt(&mut rng, &first).unwrap(), b"attack at dawn");
+    let second = SessionMessage::from_bytes(&second).unwrap();
+    assert_eq!(
+        bob.decrypt(&mut rng, &second),
+        Err(SessionError::DecryptionFailed)
     );
 }

@@ -1,11 +1,10 @@
 //! Test support for Hush: a small, honest relay client and a harness for the relay binary.
 //!
-//! The client speaks `hush/1` exactly as a real client must (pinned key, challenge signed with
-//! the connection's TLS exporter) but adds no logic of its own, so tests can also make it
+//! The client speaks `hush/1` exactly as a real client must (pinned key via client-core's
+//! verifier, challenge signed with the connection's TLS exporter) but adds no logic of its own, so tests can also make it
 //! misbehave on purpose through [`RawConnection`].
 //!
 //! # Layout
-//! - [`PinnedKey`]: the rustls verifier that accepts only the pinned relay key.
 //! - [`RawConnection`]: a connected QUIC session with its control stream, nothing more.
 //! - [`TestClient`]: an authenticated mailbox: send, subscribe, receive, ack, directory calls.
 //! - [`RelayProcess`]: runs the real `hush-relay` binary on 127.0.0.1 and stops it.
@@ -20,88 +19,16 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use ed25519_dalek::{Signer, SigningKey};
+use hush_client_core::transport::PinnedKey;
 use hush_protocol::auth::{EXPORTER_LABEL, EXPORTER_LEN, auth_message};
 use hush_protocol::codec::{body_len, decode_body, encode_frame};
 use hush_protocol::version::{ALPN, PROTOCOL_VERSION};
 use hush_protocol::{
     ClientFrame, Delivery, Envelope, EnvelopeId, MailboxId, RelayAddress, RelayFrame, Signature,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 /// How long tests wait for anything from the relay before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Accepts exactly the relay whose SubjectPublicKeyInfo hashes to the pin.
-#[derive(Debug)]
-pub struct PinnedKey {
-    pin: [u8; 32],
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl PinnedKey {
-    /// A verifier for this pin.
-    pub fn new(pin: [u8; 32]) -> Self {
-        Self {
-            pin,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        }
-    }
-}
-
-impl ServerCertVerifier for PinnedKey {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        let pin: [u8; 32] = Sha256::digest(parsed.subject_public_key_info().as_ref()).into();
-        if pin == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
 
 /// A QUIC connection to a relay with its control stream open, before any frame.
 pub struct RawConnection {
@@ -133,7 +60,7 @@ impl RawConnection {
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedKey::new(address.pin)))
+            .with_custom_certificate_verifier(Arc::new(PinnedKey::new(address.pin).0))
             .with_no_client_auth();
         tls.alpn_protocols = vec![ALPN.to_vec()];
         let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;

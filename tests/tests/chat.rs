@@ -344,7 +344,10 @@ impl Live {
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     return;
                 }
@@ -354,7 +357,10 @@ impl Live {
     }
 
     fn next_json(&self) -> serde_json::Value {
-        let line = self.lines.recv_timeout(hush_tests::WAIT).expect("a line from hush in time");
+        let line = self
+            .lines
+            .recv_timeout(hush_tests::WAIT)
+            .expect("a line from hush in time");
         serde_json::from_str(&line).unwrap()
     }
 
@@ -397,12 +403,21 @@ fn chat_sends_typed_lines_and_shows_replies_as_they_arrive() {
     assert_eq!(chat.next_json()["text"], "waiting for you");
     chat.type_line("hello from the chat");
     let echoed = chat.next_json();
-    assert_eq!((echoed["from"].as_str(), echoed["text"].as_str()), (Some("me"), Some("hello from the chat")));
+    assert_eq!(
+        (echoed["from"].as_str(), echoed["text"].as_str()),
+        (Some("me"), Some("hello from the chat"))
+    );
     // Alice's reply shows up in the running chat.
-    assert_eq!(texts(&alice.ok(&["--json", "sync"])), vec!["hello from the chat"]);
+    assert_eq!(
+        texts(&alice.ok(&["--json", "sync"])),
+        vec!["hello from the chat"]
+    );
     alice.ok(&["send", "bob", "live reply"]);
     let live = chat.next_json();
-    assert_eq!((live["from"].as_str(), live["text"].as_str()), (Some("alice"), Some("live reply")));
+    assert_eq!(
+        (live["from"].as_str(), live["text"].as_str()),
+        (Some("alice"), Some("live reply"))
+    );
     assert_eq!(chat.finish(), 0, "end of input ends the chat");
 }
 

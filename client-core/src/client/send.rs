@@ -299,7 +299,7 @@ impl Client {
             }
         };
         let message = session
-            .encrypt(&entry.content)
+            .encrypt(&mut rng, &entry.content)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
         let sealed = SealedPayload {
             version: PAYLOAD_VERSION,

@@ -16,17 +16,17 @@ use crate::secret::public_prefix;
 const MAX_PICKLED_MEMBERS: usize = 100_000;
 
 /// A member and its sender chains, newest first.
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 struct Member {
     identity: PublicIdentity,
     chains: Vec<InboundSenderKey>,
 }
 
-/// A decrypted group message and who sent it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A decrypted group message and who sent it. `Debug` shows the sender, not the plaintext.
+#[derive(Clone, PartialEq, Eq)]
 pub struct GroupPlaintext {
-    /// The member whose chain the message was sent on (as given to
-    /// [`GroupSession::add_distribution`], i.e. the pairwise session's peer).
+    /// The member whose chain the message was sent on: the sender the transport claimed, now
+    /// confirmed by that member's chain (installed from its pairwise session).
     pub sender: PublicIdentity,
     /// The decrypted message.
     pub plaintext: Vec<u8>,
@@ -34,7 +34,10 @@ pub struct GroupPlaintext {
 
 /// Our sender keys for one group: our own chain and the chains of the other members. Wiped on
 /// drop; `Debug` shows no key material.
-#[derive(Clone, PartialEq)]
+///
+/// Deliberately not `Clone`: two copies that both encrypt would use the same message keys.
+/// To keep a copy, take a [`GroupSession::pickle`].
+#[derive(PartialEq)]
 pub struct GroupSession {
     own: OutboundSenderKey,
     members: Vec<Member>,
@@ -63,12 +66,31 @@ impl GroupSession {
         self.own.distribution()
     }
 
-    /// Installs a member's chain, received from `sender` over a pairwise session. A newer
-    /// chain of the same member is kept alongside the one it replaces (up to
+    /// Adds `member` to the group (no-op if already a member). Only members' distributions
+    /// are accepted; call this when the app's membership says someone joined.
+    pub fn add_member(&mut self, member: &PublicIdentity) {
+        if self.member(member).is_none() {
+            self.members.push(Member {
+                identity: member.clone(),
+                chains: Vec::new(),
+            });
+        }
+    }
+
+    /// Installs a member's chain, received from `sender` over their pairwise session (so
+    /// `sender` is authenticated: pass the session's [`crate::Session::remote_identity`]). A
+    /// newer chain of the same member is kept alongside the one it replaces (up to
     /// [`MAX_SENDER_CHAINS_PER_MEMBER`]), so messages already in flight still decrypt.
     ///
+    /// A chain id and a signing key belong to one member only. Receiving a chain we already
+    /// hold again (same member, chain id and signing key) keeps our state as it is: a chain
+    /// only moves forward, and its stored skipped keys stay.
+    ///
     /// # Errors
-    /// [`GroupError::InvalidDistribution`] if it belongs to another group or is invalid.
+    /// [`GroupError::InvalidDistribution`] if it belongs to another group or is invalid;
+    /// [`GroupError::UnknownMember`] if `sender` was not added with
+    /// [`GroupSession::add_member`]; [`GroupError::DistributionConflict`] if its chain id or
+    /// signing key is already another member's (or our own). Nothing changes on error.
     pub fn add_distribution(
         &mut self,
         sender: &PublicIdentity,
@@ -78,28 +100,39 @@ impl GroupSession {
             return Err(GroupError::InvalidDistribution);
         }
         let chain = InboundSenderKey::from_distribution(distribution)?;
-        let position = self
-            .members
-            .iter()
-            .position(|m| m.identity.same_keys(sender));
-        let member = match position.and_then(|at| self.members.get_mut(at)) {
-            Some(member) => member,
-            None => {
-                self.members.push(Member {
-                    identity: sender.clone(),
-                    chains: Vec::new(),
-                });
-                self.members
-                    .last_mut()
-                    .ok_or(GroupError::InvalidDistribution)?
+        let owner = self.member(sender).ok_or(GroupError::UnknownMember)?;
+        if distribution.chain_id == self.own.chain_id()
+            || distribution.signing_public == self.own.signing_public()
+        {
+            return Err(GroupError::DistributionConflict);
+        }
+        for (at, member) in self.members.iter().enumerate() {
+            for held in &member.chains {
+                let same_id = held.chain_id() == distribution.chain_id;
+                let same_key = held.signing_public() == distribution.signing_public;
+                if same_id && same_key && at == owner {
+                    // Already installed: keep the existing (never older) state.
+                    return Ok(());
+                }
+                if same_id || same_key {
+                    return Err(GroupError::DistributionConflict);
+                }
             }
-        };
-        member
-            .chains
-            .retain(|c| c.chain_id() != distribution.chain_id);
+        }
+        let member = self
+            .members
+            .get_mut(owner)
+            .ok_or(GroupError::UnknownMember)?;
         member.chains.insert(0, chain);
         member.chains.truncate(MAX_SENDER_CHAINS_PER_MEMBER);
         Ok(())
+    }
+
+    /// The position of `identity` among the members.
+    fn member(&self, identity: &PublicIdentity) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.identity.same_keys(identity))
     }
 
     /// Forgets `member`'s chains and rotates our own chain. Returns the new distribution, to
@@ -120,39 +153,54 @@ impl GroupSession {
         self.own.distribution()
     }
 
-    /// The members whose chains we hold.
+    /// The members (added with [`GroupSession::add_member`], not yet removed).
     #[must_use]
     pub fn members(&self) -> Vec<PublicIdentity> {
         self.members.iter().map(|m| m.identity.clone()).collect()
     }
 
-    /// Encrypts one message for every member.
+    /// Encrypts one message for every member. `rng` supplies the AEAD nonce.
+    ///
+    /// **Save [`GroupSession::pickle`] before the message leaves the device** (see
+    /// [`OutboundSenderKey::encrypt`]).
     ///
     /// # Errors
     /// [`GroupError::PlaintextTooLong`] or [`GroupError::ChainExhausted`].
-    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<GroupMessage, GroupError> {
-        self.own.encrypt(plaintext)
+    pub fn encrypt(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        plaintext: &[u8],
+    ) -> Result<GroupMessage, GroupError> {
+        self.own.encrypt(rng, plaintext)
     }
 
-    /// Decrypts a member's message.
+    /// Decrypts a message that the transport says `sender` sent (the envelope's or pairwise
+    /// layer's authenticated sender). Only `sender`'s own chains are tried, so a message is
+    /// never attributed to anyone else. On failure nothing changes.
     ///
     /// # Errors
-    /// [`GroupError::DecryptionFailed`], whatever the reason (including a non-member sender).
-    pub fn decrypt(&mut self, message: &GroupMessage) -> Result<GroupPlaintext, GroupError> {
-        for member in &mut self.members {
-            if let Some(chain) = member
-                .chains
-                .iter_mut()
-                .find(|c| c.chain_id() == message.chain_id)
-            {
-                let plaintext = chain.decrypt(message)?;
-                return Ok(GroupPlaintext {
-                    sender: member.identity.clone(),
-                    plaintext,
-                });
-            }
-        }
-        Err(GroupError::DecryptionFailed)
+    /// [`GroupError::DecryptionFailed`], whatever the reason (including a non-member sender or
+    /// a message on another member's chain).
+    pub fn decrypt(
+        &mut self,
+        sender: &PublicIdentity,
+        message: &GroupMessage,
+    ) -> Result<GroupPlaintext, GroupError> {
+        let fail = GroupError::DecryptionFailed;
+        let member = self
+            .member(sender)
+            .and_then(|at| self.members.get_mut(at))
+            .ok_or(fail)?;
+        let chain = member
+            .chains
+            .iter_mut()
+            .find(|c| c.chain_id() == message.chain_id)
+            .ok_or(fail)?;
+        let plaintext = chain.decrypt(message)?;
+        Ok(GroupPlaintext {
+            sender: member.identity.clone(),
+            plaintext,
+        })
     }
 
     /// Serialises the group's keys for the app's store.
@@ -201,6 +249,15 @@ impl GroupSession {
             members.push(Member { identity, chains });
         }
         Ok(Self { own, members })
+    }
+}
+
+impl fmt::Debug for GroupPlaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupPlaintext")
+            .field("sender", &self.sender)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish_non_exhaustive()
     }
 }
 

@@ -55,7 +55,13 @@ impl InboundSenderKey {
         self.chain_id
     }
 
-    /// Verifies the signature, then decrypts. On failure nothing changes.
+    /// The chain's public signing key.
+    pub(crate) fn signing_public(&self) -> [u8; 32] {
+        self.signing_public.to_bytes()
+    }
+
+    /// Verifies the signature, then decrypts and removes the padding. On failure (including
+    /// malformed padding) nothing changes.
     ///
     /// # Errors
     /// [`GroupError::DecryptionFailed`], whatever the reason.
@@ -71,20 +77,21 @@ impl InboundSenderKey {
     fn decrypt_verified(&mut self, verified: &VerifiedGroupMessage<'_>) -> Option<Vec<u8>> {
         let message = verified.message();
         let aad = message.header_bytes();
-        let open =
-            |key: &Secret32| cipher::open(key, INFO_GROUP_MESSAGE, &aad, &message.ciphertext);
-        let padded = if let Some(key) = self.skipped.get(&(), message.iteration) {
-            let padded = open(key)?;
-            self.skipped.remove(&(), message.iteration);
-            padded
-        } else {
-            let advance = self.chain.advance_to(message.iteration, MAX_GROUP_SKIP)?;
-            let padded = open(&advance.key)?;
-            self.chain = advance.chain;
-            self.skipped.extend((), advance.skipped);
-            padded
+        // Authenticate, decrypt and unpad before anything is committed.
+        let open = |key: &Secret32| {
+            cipher::open(key, INFO_GROUP_MESSAGE, &aad, &message.ciphertext)
+                .and_then(|padded| padding::unpad(padded).ok())
         };
-        padding::unpad(padded).ok()
+        if let Some(key) = self.skipped.get(&(), message.iteration) {
+            let plaintext = open(key)?;
+            self.skipped.remove(&(), message.iteration);
+            return Some(plaintext);
+        }
+        let advance = self.chain.advance_to(message.iteration, MAX_GROUP_SKIP)?;
+        let plaintext = open(&advance.key)?;
+        self.chain = advance.chain;
+        self.skipped.extend((), advance.skipped);
+        Some(plaintext)
     }
 
     pub(crate) fn encode(&self, w: &mut Writer) {
@@ -144,5 +151,32 @@ impl fmt::Debug for InboundSenderKey {
             .field("iteration", &self.chain.index())
             .field("skipped_keys", &self.skipped.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OutboundSenderKey;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn bad_padding_from_the_real_sender_commits_nothing() {
+        let mut rng = StdRng::seed_from_u64(50);
+        let mut sender = OutboundSenderKey::new(&mut rng, [1; 16]);
+        let mut receiver = InboundSenderKey::from_distribution(&sender.distribution()).unwrap();
+        sender.encrypt(&mut rng, b"dropped").unwrap();
+        // Genuinely signed and sealed by the chain owner, but not padded.
+        let bad = sender.encrypt_padded(&mut rng, &[0u8; 64]).unwrap();
+        let before = receiver.pickle();
+        assert_eq!(receiver.decrypt(&bad), Err(GroupError::DecryptionFailed));
+        assert_eq!(
+            receiver.pickle(),
+            before,
+            "state committed despite bad padding"
+        );
+        let good = sender.encrypt(&mut rng, b"next").unwrap();
+        assert_eq!(receiver.decrypt(&good).unwrap(), b"next");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! GroupMessage = WIRE_VERSION (u8) || KIND_GROUP (u8) || distribution_id (16) || chain_id (16)
-//!                || iteration (u32) || ciphertext (>= 16) || signature (64)
+//!                || iteration (u32) || sealed (nonce (24) || ciphertext || tag (16), >= 40)
+//!                || signature (64)
 //! ```
 //! The first 38 bytes are the header, authenticated as AEAD associated data; the signature is
 //! by the chain's signing key over `SENDER_KEY_MESSAGE_LABEL || everything before it`.
@@ -10,7 +11,7 @@
 use ed25519_dalek::VerifyingKey;
 
 use super::{GroupError, SENDER_KEY_MESSAGE_LABEL};
-use crate::cipher::TAG_LEN;
+use crate::cipher::SEALED_OVERHEAD;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::identity::verify_strict;
 use crate::limits::MAX_PADDED_LEN;
@@ -111,7 +112,8 @@ impl GroupMessage {
         let chain_id = r.array()?;
         let iteration = r.u32()?;
         let ciphertext = r.rest();
-        if ciphertext.len() < TAG_LEN || ciphertext.len() > MAX_PADDED_LEN + TAG_LEN {
+        if ciphertext.len() < SEALED_OVERHEAD || ciphertext.len() > MAX_PADDED_LEN + SEALED_OVERHEAD
+        {
             return Err(DecodeError::OutOfRange);
         }
         Ok(Self {

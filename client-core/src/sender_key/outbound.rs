@@ -17,7 +17,10 @@ use crate::secret::{Secret32, public_prefix};
 
 /// Our sending chain in one group, with its own signing key. Wiped on drop; `Debug` shows no
 /// key material.
-#[derive(Clone, PartialEq)]
+///
+/// Deliberately not `Clone`: two copies that both encrypt would use the same message keys.
+/// To keep a copy, take a [`OutboundSenderKey::pickle`].
+#[derive(PartialEq)]
 pub struct OutboundSenderKey {
     distribution_id: [u8; 16],
     chain_id: [u8; 16],
@@ -61,6 +64,11 @@ impl OutboundSenderKey {
         self.chain_id
     }
 
+    /// The chain's public signing key.
+    pub(crate) fn signing_public(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
     /// The distribution message for the chain's *current* position: receivers can read what
     /// is sent from now on, not what was sent before.
     #[must_use]
@@ -70,16 +78,33 @@ impl OutboundSenderKey {
             chain_id: self.chain_id,
             iteration: self.chain.index(),
             chain_key: self.chain.key().clone(),
-            signing_public: self.signing.verifying_key().to_bytes(),
+            signing_public: self.signing_public(),
         }
     }
 
-    /// Encrypts and signs one message for every member.
+    /// Encrypts and signs one message for every member. `rng` supplies the AEAD nonce.
+    ///
+    /// **Save the pickle (of this key or its [`super::GroupSession`]) before the message leaves
+    /// the device**: if the advanced state is lost after sending, the restored chain encrypts
+    /// its next message under an iteration that was already used (see [`crate::Session::encrypt`]).
     ///
     /// # Errors
     /// [`GroupError::PlaintextTooLong`] or [`GroupError::ChainExhausted`].
-    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<GroupMessage, GroupError> {
+    pub fn encrypt(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        plaintext: &[u8],
+    ) -> Result<GroupMessage, GroupError> {
         let padded = padding::pad(plaintext).map_err(|_| GroupError::PlaintextTooLong)?;
+        self.encrypt_padded(rng, &padded)
+    }
+
+    /// Encrypts and signs an already padded plaintext.
+    pub(crate) fn encrypt_padded(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        padded: &[u8],
+    ) -> Result<GroupMessage, GroupError> {
         let (iteration, key) = self.chain.next_key().ok_or(GroupError::ChainExhausted)?;
         let mut message = GroupMessage {
             distribution_id: self.distribution_id,
@@ -88,8 +113,13 @@ impl OutboundSenderKey {
             ciphertext: Vec::new(),
             signature: [0; 64],
         };
-        message.ciphertext =
-            cipher::seal(&key, INFO_GROUP_MESSAGE, &message.header_bytes(), &padded);
+        message.ciphertext = cipher::seal(
+            rng,
+            &key,
+            INFO_GROUP_MESSAGE,
+            &message.header_bytes(),
+            padded,
+        );
         message.signature = self.signing.sign(&message.signed_bytes()).to_bytes();
         Ok(message)
     }
