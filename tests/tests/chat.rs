@@ -432,3 +432,71 @@ fn listen_prints_messages_as_they_arrive() {
         assert_eq!(listen.next_json()["text"], format!("live {n}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_time_prekeys_are_refilled_when_the_relay_runs_low() {
+    use hush_protocol::{ClientFrame, MailboxId, RelayFrame};
+    let world = World::new();
+    let relay = world.start_relay();
+    let (_alice, bob) = pair(&world, &relay);
+    let whoami = bob.ok(&["--json", "whoami"]).json_lines();
+    let bob_mailbox: MailboxId = whoami[0]["mailbox"].as_str().unwrap().parse().unwrap();
+    let fetcher = hush_tests::TestClient::create(&relay.address)
+        .await
+        .unwrap();
+    let fetch = ClientFrame::FetchPrekeys {
+        mailbox: bob_mailbox,
+    };
+    let mut taken = 0;
+    loop {
+        match fetcher.raw.request(&fetch).await.unwrap() {
+            RelayFrame::PrekeyBundle(bundle) if bundle.one_time.is_some() => taken += 1,
+            RelayFrame::PrekeyBundle(_) => break,
+            other => panic!("expected a bundle, got {other:?}"),
+        }
+    }
+    assert_eq!(taken, 50, "50 one-time prekeys published at init");
+    bob.ok(&["sync"]);
+    match fetcher.raw.request(&fetch).await.unwrap() {
+        RelayFrame::PrekeyBundle(bundle) => assert!(bundle.one_time.is_some(), "refilled"),
+        other => panic!("expected a bundle, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_identity_key_is_flagged_and_sending_waits_for_verification() {
+    use hush_client_core::invite::InviteCode;
+    let world = World::new();
+    let relay = world.start_relay();
+    let (alice, bob) = pair(&world, &relay);
+    let mallory = world.user("mallory");
+    mallory.ok(&[
+        "init",
+        "--relay",
+        &relay.address.to_string(),
+        "--name",
+        "Mallory",
+    ]);
+    // An invite that names Alice's mailbox with Mallory's identity key.
+    let alice_invite = InviteCode::parse(alice.ok(&["invite"]).stdout.trim()).unwrap();
+    let mallory_invite = InviteCode::parse(mallory.ok(&["invite"]).stdout.trim()).unwrap();
+    let forged = InviteCode {
+        identity: mallory_invite.identity,
+        ..alice_invite
+    }
+    .encode();
+    let added = bob.ok(&["add", &forged, "--as", "alice"]);
+    assert!(added.stderr.contains("identity key differs"), "{added:?}");
+    let contacts = bob.ok(&["--json", "contacts"]).json_lines();
+    assert_eq!(contacts[0]["key_changed"], true);
+    assert_eq!(contacts[0]["verified"], false);
+    // The relay publishes Alice's real keys, which no longer match what Bob trusts: refused.
+    let outcome = bob.run(&["send", "alice", "are you really alice?"]);
+    assert_eq!(outcome.code, 3, "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("not the one you trust"),
+        "{outcome:?}"
+    );
+    let history = bob.ok(&["--json", "history", "alice"]).json_lines();
+    assert_eq!(history[0]["status"], "queued", "kept, not lost");
+}
