@@ -184,9 +184,27 @@ impl Client {
         })
     }
 
+    /// Creates a new, empty home encrypted under a key the app keeps (platform keystore).
+    pub fn create_with_key(home: &Path, key: crate::StorageKey) -> Result<Self, ClientError> {
+        let store = LocalStore::create_with_key(&store_dir(home), key)?;
+        Ok(Self {
+            store,
+            account: None,
+            home: home.to_path_buf(),
+        })
+    }
+
+    /// Opens a home created with [`Client::create_with_key`].
+    pub fn open_with_key(home: &Path, key: crate::StorageKey) -> Result<Self, ClientError> {
+        Self::from_store(LocalStore::open_with_key(&store_dir(home), key)?, home)
+    }
+
     /// Opens an existing home.
     pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self, ClientError> {
-        let store = LocalStore::open(&store_dir(home), passphrase)?;
+        Self::from_store(LocalStore::open(&store_dir(home), passphrase)?, home)
+    }
+
+    fn from_store(store: LocalStore, home: &Path) -> Result<Self, ClientError> {
         let account = match store.get::<records::AccountRecord>(Slot::Account, ACCOUNT_KEY)? {
             Some(record) => Some(Self::unpickle_account(record)?),
             None => None,
@@ -367,6 +385,28 @@ impl Client {
             .collect();
         contacts.sort_by(|a, b| a.alias.cmp(&b.alias));
         Ok(contacts)
+    }
+
+    /// Conversations with their newest message, most recent first (contacts without messages
+    /// last, by alias).
+    pub fn conversations(&self) -> Result<Vec<(Contact, Option<Message>)>, ClientError> {
+        let mut out = Vec::new();
+        for contact in self.contacts()? {
+            let start = records::message_key(&contact.mailbox, 0);
+            let end = records::message_key(&contact.mailbox, u64::MAX);
+            let last = self
+                .store
+                .range_rev::<Message>(Slot::Messages, &start, &end, 1)?
+                .pop();
+            out.push((contact, last.map(|(_, m)| m)));
+        }
+        out.sort_by_key(|(c, m)| {
+            (
+                std::cmp::Reverse(m.as_ref().map(|m| m.received_at_ms)),
+                c.alias.clone(),
+            )
+        });
+        Ok(out)
     }
 
     /// Finds a contact by alias, `@username`, or mailbox id (hex).

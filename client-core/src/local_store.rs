@@ -162,6 +162,42 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// Creates a new store under a key the app keeps (e.g. in the platform keystore).
+    pub fn create_with_key(dir: &Path, key: StorageKey) -> Result<Self, LocalStoreError> {
+        if Self::exists(dir) {
+            return Err(LocalStoreError::Exists);
+        }
+        let db = Self::open_db(dir)?;
+        let meta = db.open_tree("meta").map_err(io)?;
+        meta.insert(META_VERSION, &[FORMAT_VERSION]).map_err(io)?;
+        let check = key
+            .seal(META_CHECK, CHECK_PLAINTEXT)
+            .map_err(|e| io(e.to_string()))?;
+        meta.insert(META_CHECK, check).map_err(io)?;
+        let store = Self::with_key(db, key)?;
+        store.flush()?;
+        Ok(store)
+    }
+
+    /// Opens a store created with [`LocalStore::create_with_key`].
+    pub fn open_with_key(dir: &Path, key: StorageKey) -> Result<Self, LocalStoreError> {
+        if !Self::exists(dir) {
+            return Err(LocalStoreError::Missing);
+        }
+        let db = Self::open_db(dir)?;
+        let meta = db.open_tree("meta").map_err(io)?;
+        let check = meta
+            .get(META_CHECK)
+            .map_err(io)?
+            .ok_or(LocalStoreError::Missing)?;
+        match key.open(META_CHECK, &check) {
+            Ok(plain) if plain == CHECK_PLAINTEXT => Self::with_key(db, key),
+            Ok(_) => Err(LocalStoreError::Corrupt("check value".into())),
+            Err(StorageKeyError::Open) => Err(LocalStoreError::WrongPassphrase),
+            Err(other) => Err(io(other)),
+        }
+    }
+
     /// Opens an existing store with its passphrase.
     pub fn open(dir: &Path, passphrase: &[u8]) -> Result<Self, LocalStoreError> {
         if !Self::exists(dir) {
@@ -175,6 +211,11 @@ impl LocalStore {
         if get(META_VERSION)?.as_ref() != [FORMAT_VERSION] {
             return Err(LocalStoreError::Corrupt(
                 "unknown local store version".into(),
+            ));
+        }
+        if meta.get(META_SALT).map_err(io)?.is_none() {
+            return Err(LocalStoreError::Corrupt(
+                "this store is protected by an app key, not a passphrase".into(),
             ));
         }
         let salt: [u8; 16] = get(META_SALT)?
@@ -401,6 +442,23 @@ mod tests {
             LocalStore::open(&dir.path().join("none"), b"pass"),
             Err(LocalStoreError::Missing)
         ));
+    }
+
+    #[test]
+    fn an_app_key_opens_only_its_own_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = StorageKey::from_bytes([7; 32]);
+        let store = LocalStore::create_with_key(dir.path(), key.clone()).unwrap();
+        store.put(Slot::Contacts, b"k", &5u8).unwrap();
+        drop(store);
+        let wrong = LocalStore::open_with_key(dir.path(), StorageKey::from_bytes([8; 32]));
+        assert!(matches!(wrong, Err(LocalStoreError::WrongPassphrase)));
+        assert!(matches!(
+            LocalStore::open(dir.path(), b"x"),
+            Err(LocalStoreError::Corrupt(_))
+        ));
+        let store = LocalStore::open_with_key(dir.path(), key).unwrap();
+        assert_eq!(store.get::<u8>(Slot::Contacts, b"k").unwrap(), Some(5));
     }
 
     #[test]
