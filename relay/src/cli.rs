@@ -153,35 +153,47 @@ fn serve(config: Config) -> Result<(), CliError> {
             tokio::spawn(exporter);
         }
         let shutdown = CancellationToken::new();
+        // The signal handlers exist before READY=1: a SIGTERM right after it stops gracefully.
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        #[cfg(unix)]
+        crate::notify::ready(&format!("relay address: {}", relay.address()));
         relay.run(shutdown).await;
         Ok(())
     })
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// Installs the SIGTERM and SIGINT handlers now (inside the runtime) and returns the task that
+/// cancels `shutdown` on the first of them.
+fn stop_on_signal(shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = int.recv() => tracing::info!("SIGINT received"),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM received"),
+                        _ = int.recv() => tracing::info!("SIGINT received"),
+                    }
+                    crate::notify::stopping();
+                }
+                _ => {
+                    tracing::error!("cannot install signal handlers; stopping on Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
                 }
             }
-            _ => {
-                tracing::error!("cannot install signal handlers; stopping on Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        shutdown.cancel();
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    shutdown.cancel();
 }

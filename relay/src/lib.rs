@@ -20,6 +20,7 @@
 //! - [`tls`]: the relay's TLS key, certificate and pin.
 //! - [`rate_limit`]: a per-connection token bucket.
 //! - [`metrics`]: metric names and the Prometheus exporter.
+//! - [`notify`]: systemd readiness notifications (`READY=1`, `STOPPING=1`).
 //! - [`error`]: [`RelayError`], the typed errors clients see.
 //! - [`cli`]: the `hush-relay` command line.
 #![forbid(unsafe_code)]
@@ -33,6 +34,8 @@ pub mod durability;
 pub mod error;
 pub mod mailroom;
 pub mod metrics;
+#[cfg(unix)]
+pub mod notify;
 pub mod rate_limit;
 pub mod server;
 pub mod store;
