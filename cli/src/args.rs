@@ -51,10 +51,13 @@ pub(crate) enum Command {
     Contacts,
     /// Send a message (exits 0 once the relay stored it, or once it is queued).
     Send {
-        /// Contact alias, @username or mailbox id.
+        /// Contact alias, @username, mailbox id, or #group.
         to: String,
         /// The text; `-` reads it from standard input.
         text: String,
+        /// Reply to (quote) this message id.
+        #[arg(long)]
+        reply: Option<String>,
     },
     /// Receive pending messages and send queued ones.
     Sync {
@@ -85,6 +88,50 @@ pub(crate) enum Command {
         /// Contact alias, @username or mailbox id.
         to: String,
     },
+    /// Groups: create, add, remove, leave, rename, promote, info.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// List your groups.
+    Groups,
+    /// Delete a message (here, or with --for-everyone on every device).
+    Delete {
+        /// The message id.
+        id: String,
+        /// Delete it for everyone (your own messages; any message if you are a group admin).
+        #[arg(long)]
+        for_everyone: bool,
+    },
+    /// Replace the text of one of your messages, everywhere.
+    Edit {
+        /// The message id.
+        id: String,
+        /// The new text.
+        text: String,
+    },
+    /// React to a message with an emoji (an empty string removes your reaction).
+    React {
+        /// The message id.
+        id: String,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Make messages in a conversation disappear after DURATION (e.g. 30s, 10m, 1h, 7d), or off.
+    Disappear {
+        /// Contact or #group.
+        to: String,
+        /// How long messages stay, or `off`.
+        duration: String,
+    },
+    /// Turn delivery/read receipts on or off.
+    Receipts {
+        /// `on` or `off`.
+        setting: String,
+    },
+    /// Turn telling contacts when you are online on or off.
+    Presence {
+        /// `on` or `off`.
+        setting: String,
+    },
     /// Show the safety number with a contact.
     Verify {
         /// Contact alias, @username or mailbox id.
@@ -92,5 +139,55 @@ pub(crate) enum Command {
         /// You compared the numbers and they match.
         #[arg(long)]
         mark_verified: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupCommand {
+    /// Create a group.
+    Create {
+        /// Its name.
+        name: String,
+        /// Contacts to add, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// Add a contact (admins).
+    Add {
+        /// The group.
+        name: String,
+        /// The contact.
+        member: String,
+    },
+    /// Remove a member (admins); everyone's keys rotate.
+    Remove {
+        /// The group.
+        name: String,
+        /// The member.
+        member: String,
+    },
+    /// Leave a group.
+    Leave {
+        /// The group.
+        name: String,
+    },
+    /// Rename a group (admins).
+    Rename {
+        /// The group.
+        name: String,
+        /// Its new name.
+        new: String,
+    },
+    /// Make a member an admin (admins).
+    Promote {
+        /// The group.
+        name: String,
+        /// The member.
+        member: String,
+    },
+    /// Members and their roles.
+    Info {
+        /// The group.
+        name: String,
     },
 }

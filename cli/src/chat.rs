@@ -10,11 +10,11 @@ use crate::output::{print_event, print_message};
 /// Runs the chat until end of input or Ctrl-C. Lines typed while the relay is unreachable are
 /// queued and go out when the connection is back.
 pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Result<()> {
-    let contact = client.resolve(to)?;
+    let conversation = client.resolve_conversation(to)?;
+    let name = client.conversation_name(&conversation)?;
     if !json {
         eprintln!(
-            "hush: chatting with {} — type a message and press Enter; Ctrl-D or Ctrl-C to leave",
-            contact.alias
+            "hush: chatting with {name} — type a message and press Enter; Ctrl-D or Ctrl-C to leave"
         );
     }
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -35,6 +35,7 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
         backoff.reset();
         let mut report = SyncReport::default();
         connection.subscribe().await?;
+        client.announce_presence(&connection, true).await;
         let outcome: anyhow::Result<bool> = async {
             loop {
                 tokio::select! {
@@ -46,7 +47,9 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
                         if line.trim().is_empty() {
                             continue;
                         }
-                        match client.send_text_on(&connection, &contact.alias, &line).await? {
+                        // Reading the conversation while replying: what arrived is read.
+                        client.mark_read(&conversation)?;
+                        match client.send_text_on(&connection, to, &line).await? {
                             SendOutcome::Stored(message) if json => print_message(client, &message, json),
                             SendOutcome::Stored(_) => {}
                             SendOutcome::Queued { reason, .. } => eprintln!("hush: queued: {reason}"),
@@ -57,6 +60,15 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
                             for event in client.handle_delivery(&mut connection, delivery, &mut report).await? {
                                 print_event(client, &event, json);
                             }
+                        }
+                        Push::Ephemeral(delivery) => {
+                            for event in client.handle_ephemeral(&delivery)? {
+                                print_event(client, &event, json);
+                            }
+                        }
+                        Push::Drained => {
+                            client.mark_read(&conversation)?;
+                            client.flush_pending(&connection).await?;
                         }
                         Push::Unsubscribed => {
                             return Err(ClientError::InvalidInput(
@@ -71,6 +83,9 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
         .await;
         match outcome {
             Ok(true) => {
+                client.announce_presence(&connection, false).await;
+                client.mark_read(&conversation)?;
+                client.flush_pending(&connection).await?;
                 connection.close().await;
                 return Ok(());
             }

@@ -9,7 +9,7 @@ use hush_client_core::{Client, ClientError, MessageId, SendOutcome};
 use hush_protocol::RelayAddress;
 use serde_json::json;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, GroupCommand};
 use crate::output::{contact_json, contact_line, message_json, print_event, print_message};
 use crate::secrets;
 
@@ -122,10 +122,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Send { to, text } => {
+        Command::Send { to, text, reply } => {
             let text = read_text(text)?;
+            let reply = reply.as_deref().map(message_id).transpose()?;
             let mut client = open(&home)?;
-            match client.send_text(&to, &text).await? {
+            match client.send_reply(&to, &text, reply).await? {
                 SendOutcome::Stored(message) => {
                     if json {
                         let mut object = message_json(&client, &message);
@@ -191,9 +192,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
                 })?),
                 None => None,
             };
+            let mut client = client;
             for message in client.history(&to, limit, before)? {
                 print_message(&client, &message, json);
             }
+            // Showing a conversation reads it: read receipts go out with the next connection.
+            let conversation = client.resolve_conversation(&to)?;
+            client.mark_read(&conversation)?;
             Ok(())
         }
         Command::Search { text } => {
@@ -206,6 +211,78 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chat { to } => {
             let mut client = open(&home)?;
             crate::chat::run(&mut client, &to, json).await
+        }
+        Command::Group(command) => group(&home, command, json).await,
+        Command::Groups => {
+            let client = open(&home)?;
+            for info in client.groups()? {
+                print_group(&info, json);
+            }
+            Ok(())
+        }
+        Command::Delete { id, for_everyone } => {
+            let mut client = open(&home)?;
+            client
+                .delete_message(&message_id(&id)?, for_everyone)
+                .await?;
+            if !json {
+                println!("deleted{}", if for_everyone { " for everyone" } else { "" });
+            }
+            Ok(())
+        }
+        Command::Edit { id, text } => {
+            let mut client = open(&home)?;
+            let message = client.edit_message(&message_id(&id)?, &text).await?;
+            print_message(&client, &message, json);
+            Ok(())
+        }
+        Command::React { id, emoji } => {
+            let mut client = open(&home)?;
+            let message = client.react(&message_id(&id)?, &emoji).await?;
+            print_message(&client, &message, json);
+            Ok(())
+        }
+        Command::Disappear { to, duration } => {
+            let seconds = match duration.as_str() {
+                "off" | "0" => None,
+                text => {
+                    let parsed = humantime::parse_duration(text).map_err(|e| {
+                        ClientError::InvalidInput(format!(
+                            "{text:?} is not a duration like 30s, 10m, 1h or 7d: {e}"
+                        ))
+                    })?;
+                    if parsed.as_secs() == 0 {
+                        return Err(ClientError::InvalidInput(
+                            "use at least one second, or off".into(),
+                        )
+                        .into());
+                    }
+                    Some(parsed.as_secs())
+                }
+            };
+            let mut client = open(&home)?;
+            client.set_timer(&to, seconds).await?;
+            if !json {
+                match seconds {
+                    Some(s) => println!("messages in {to} now disappear after {s}s"),
+                    None => println!("disappearing messages off in {to}"),
+                }
+            }
+            Ok(())
+        }
+        Command::Receipts { setting } => {
+            let client = open(&home)?;
+            let mut preferences = client.preferences()?;
+            preferences.receipts = on_off(&setting)?;
+            client.set_preferences(&preferences)?;
+            Ok(())
+        }
+        Command::Presence { setting } => {
+            let client = open(&home)?;
+            let mut preferences = client.preferences()?;
+            preferences.presence = on_off(&setting)?;
+            client.set_preferences(&preferences)?;
+            Ok(())
         }
         Command::Verify { to, mark_verified } => {
             let client = open(&home)?;
@@ -274,5 +351,61 @@ async fn init(
     if home.as_os_str().is_empty() {
         bail!("empty home");
     }
+    Ok(())
+}
+
+fn message_id(text: &str) -> anyhow::Result<MessageId> {
+    Ok(text
+        .parse::<MessageId>()
+        .map_err(|_| ClientError::InvalidInput(format!("{text:?} is not a message id")))?)
+}
+
+fn on_off(setting: &str) -> anyhow::Result<bool> {
+    match setting {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(ClientError::InvalidInput(format!("use on or off, not {other:?}")).into()),
+    }
+}
+
+fn print_group(info: &hush_client_core::GroupInfo, json: bool) {
+    if json {
+        let members: Vec<serde_json::Value> = info
+            .members
+            .iter()
+            .map(|(alias, role)| json!({"member": alias, "role": role.as_str()}))
+            .collect();
+        println!(
+            "{}",
+            json!({"group": format!("#{}", info.name), "members": members})
+        );
+    } else {
+        let members: Vec<String> = info
+            .members
+            .iter()
+            .map(|(alias, role)| format!("{alias} ({})", role.as_str()))
+            .collect();
+        println!("#{}: {}", info.name, members.join(", "));
+    }
+}
+
+async fn group(home: &std::path::Path, command: GroupCommand, json: bool) -> anyhow::Result<()> {
+    let mut client = open(home)?;
+    let info = match command {
+        GroupCommand::Create { name, members } => client.create_group(&name, &members).await?,
+        GroupCommand::Add { name, member } => client.group_add(&name, &member).await?,
+        GroupCommand::Remove { name, member } => client.group_remove(&name, &member).await?,
+        GroupCommand::Leave { name } => {
+            client.group_leave(&name).await?;
+            if !json {
+                println!("you left {name}");
+            }
+            return Ok(());
+        }
+        GroupCommand::Rename { name, new } => client.group_rename(&name, &new).await?,
+        GroupCommand::Promote { name, member } => client.group_promote(&name, &member).await?,
+        GroupCommand::Info { name } => client.group_info(&name)?,
+    };
+    print_group(&info, json);
     Ok(())
 }

@@ -12,8 +12,12 @@
 //!   session state and the envelope id are written in one atomic, durable step; only then is it
 //!   acknowledged. A duplicate delivery is recognised by its envelope id and only acked.
 
+mod group_actions;
+pub mod groups;
 mod receive;
 pub(crate) mod records;
+#[cfg(test)]
+mod scenario_tests;
 mod send;
 
 use std::path::{Path, PathBuf};
@@ -36,8 +40,9 @@ use crate::safety_number::SafetyNumber;
 use crate::storage_key::KdfParams;
 use crate::transport::{Login, RelayConnection, TransportError};
 
-pub use receive::{Event, SyncReport};
-pub use records::{Contact, Direction, Message, Status};
+pub use group_actions::GroupInfo;
+pub use receive::{Event, PRESENCE_FRESH_MS, SyncReport, is_online};
+pub use records::{Contact, ConversationId, Direction, Message, Preferences, Status};
 pub use send::SendOutcome;
 
 /// One-time prekeys published at account creation and whenever the relay runs low.
@@ -149,11 +154,16 @@ pub(crate) struct Account {
 
 const ACCOUNT_KEY: &[u8] = b"account";
 
+const PREFERENCES_KEY: &[u8] = b"preferences";
+
 /// An open Hush home.
 pub struct Client {
     pub(crate) store: LocalStore,
     pub(crate) account: Option<Account>,
     home: PathBuf,
+    /// Receipts collected while receiving, queued as one envelope per sender.
+    pub(crate) pending_receipts:
+        std::collections::BTreeMap<MailboxId, Vec<(crate::content::MessageId, bool)>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -181,6 +191,7 @@ impl Client {
             store,
             account: None,
             home: home.to_path_buf(),
+            pending_receipts: Default::default(),
         })
     }
 
@@ -191,6 +202,7 @@ impl Client {
             store,
             account: None,
             home: home.to_path_buf(),
+            pending_receipts: Default::default(),
         })
     }
 
@@ -209,11 +221,14 @@ impl Client {
             Some(record) => Some(Self::unpickle_account(record)?),
             None => None,
         };
-        Ok(Self {
+        let client = Self {
             store,
             account,
             home: home.to_path_buf(),
-        })
+            pending_receipts: Default::default(),
+        };
+        client.purge_expired()?;
+        Ok(client)
     }
 
     fn unpickle_account(record: records::AccountRecord) -> Result<Account, ClientError> {
@@ -387,23 +402,34 @@ impl Client {
         Ok(contacts)
     }
 
-    /// Conversations with their newest message, most recent first (contacts without messages
-    /// last, by alias).
-    pub fn conversations(&self) -> Result<Vec<(Contact, Option<Message>)>, ClientError> {
+    /// Conversations (contacts and groups) with their newest message, most recent first.
+    pub fn conversations(
+        &self,
+    ) -> Result<Vec<(ConversationId, String, Option<Message>)>, ClientError> {
+        let mut ids: Vec<ConversationId> = self
+            .contacts()?
+            .into_iter()
+            .map(|c| ConversationId::Direct(c.mailbox))
+            .collect();
+        ids.extend(
+            self.groups()?
+                .into_iter()
+                .map(|g| ConversationId::Group(g.id)),
+        );
         let mut out = Vec::new();
-        for contact in self.contacts()? {
-            let start = records::message_key(&contact.mailbox, 0);
-            let end = records::message_key(&contact.mailbox, u64::MAX);
+        for id in ids {
+            let start = records::message_key(&id, 0);
+            let end = records::message_key(&id, u64::MAX);
             let last = self
                 .store
                 .range_rev::<Message>(Slot::Messages, &start, &end, 1)?
                 .pop();
-            out.push((contact, last.map(|(_, m)| m)));
+            out.push((id, self.conversation_name(&id)?, last.map(|(_, m)| m)));
         }
-        out.sort_by_key(|(c, m)| {
+        out.sort_by_key(|(_, name, m)| {
             (
                 std::cmp::Reverse(m.as_ref().map(|m| m.received_at_ms)),
-                c.alias.clone(),
+                name.clone(),
             )
         });
         Ok(out)
@@ -553,6 +579,8 @@ impl Client {
                 key_changed: false,
                 username,
                 added_at_ms: now_ms(),
+                last_seen_ms: None,
+                online: false,
             },
         };
         self.store
@@ -590,23 +618,23 @@ impl Client {
         limit: usize,
         before: Option<crate::content::MessageId>,
     ) -> Result<Vec<Message>, ClientError> {
-        let contact = self.resolve(who)?;
-        let start = records::message_key(&contact.mailbox, 0);
+        self.purge_expired()?;
+        let conversation = self.resolve_conversation(who)?;
+        let start = records::message_key(&conversation, 0);
         let end = match before {
             Some(id) => {
                 let key: Vec<u8> = self
                     .store
                     .get(Slot::MessageIndex, &id.0)?
                     .ok_or_else(|| ClientError::InvalidInput(format!("no message {id}")))?;
-                if !key.starts_with(contact.mailbox.as_bytes()) {
+                if !key.starts_with(&conversation.key_prefix()) {
                     return Err(ClientError::InvalidInput(format!(
-                        "message {id} is not in the conversation with {}",
-                        contact.alias
+                        "message {id} is not in the conversation with {who}"
                     )));
                 }
                 key
             }
-            None => records::message_key(&contact.mailbox, u64::MAX),
+            None => records::message_key(&conversation, u64::MAX),
         };
         Ok(self
             .store
@@ -616,8 +644,204 @@ impl Client {
             .collect())
     }
 
+    /// The account's preferences.
+    pub fn preferences(&self) -> Result<Preferences, ClientError> {
+        Ok(self
+            .store
+            .get(Slot::Account, PREFERENCES_KEY)?
+            .unwrap_or_default())
+    }
+
+    /// Changes the account's preferences.
+    pub fn set_preferences(&self, preferences: &Preferences) -> Result<(), ClientError> {
+        Ok(self
+            .store
+            .put(Slot::Account, PREFERENCES_KEY, preferences)?)
+    }
+
+    /// When a message stored now in `conversation` disappears, if it has a timer.
+    pub(crate) fn expiry_for(
+        &self,
+        conversation: &ConversationId,
+        now: u64,
+    ) -> Result<Option<u64>, ClientError> {
+        let settings: Option<records::ConversationSettings> = self
+            .store
+            .get(Slot::Conversations, &conversation.key_prefix())?;
+        Ok(settings
+            .and_then(|s| s.timer_secs)
+            .map(|secs| now.saturating_add(secs.saturating_mul(1000))))
+    }
+
+    /// The disappearing-message timer of a conversation.
+    pub fn timer(&self, who: &str) -> Result<Option<u64>, ClientError> {
+        let conversation = self.resolve_conversation(who)?;
+        let settings: Option<records::ConversationSettings> = self
+            .store
+            .get(Slot::Conversations, &conversation.key_prefix())?;
+        Ok(settings.and_then(|s| s.timer_secs))
+    }
+
+    /// Sets (or turns off) a conversation's disappearing-message timer, for everyone in it.
+    pub async fn set_timer(&mut self, who: &str, seconds: Option<u64>) -> Result<(), ClientError> {
+        let conversation = self.resolve_conversation(who)?;
+        let mut batch = self.store.batch();
+        let settings = records::ConversationSettings {
+            timer_secs: seconds,
+        };
+        self.store.put_in(
+            &mut batch,
+            Slot::Conversations,
+            &conversation.key_prefix(),
+            &settings,
+        )?;
+        self.queue_control(
+            &mut batch,
+            &conversation,
+            crate::content::Body::Timer { seconds },
+        )?;
+        self.store.commit(batch)?;
+        self.flush_now().await
+    }
+
+    /// Removes messages whose disappearing timer ran out.
+    pub fn purge_expired(&self) -> Result<usize, ClientError> {
+        let now = now_ms();
+        let mut batch = self.store.batch();
+        let mut count = 0;
+        for (key, message) in self.store.scan::<Message>(Slot::Messages, b"", false)? {
+            if message.expires_at_ms.is_some_and(|at| at <= now) {
+                self.store.remove_in(&mut batch, Slot::Messages, &key);
+                self.store
+                    .remove_in(&mut batch, Slot::MessageIndex, &message.id.0);
+                count += 1;
+            }
+        }
+        self.store.commit(batch)?;
+        Ok(count)
+    }
+
+    fn stored_message(
+        &self,
+        id: &crate::content::MessageId,
+    ) -> Result<(Vec<u8>, Message), ClientError> {
+        let key: Vec<u8> = self
+            .store
+            .get(Slot::MessageIndex, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput(format!("no message {id}")))?;
+        let message = self
+            .store
+            .get::<Message>(Slot::Messages, &key)?
+            .ok_or_else(|| ClientError::InvalidInput(format!("no message {id}")))?;
+        Ok((key, message))
+    }
+
+    /// Deletes a message here, and with `for_everyone` on every member's device too (own
+    /// messages; any message for a group admin).
+    pub async fn delete_message(
+        &mut self,
+        id: &crate::content::MessageId,
+        for_everyone: bool,
+    ) -> Result<(), ClientError> {
+        let (key, message) = self.stored_message(id)?;
+        let mut batch = self.store.batch();
+        if for_everyone {
+            let me = self.account()?.record.mailbox;
+            let mine = message.direction == Direction::Outgoing;
+            let admin = match message.conversation {
+                ConversationId::Group(group) => self
+                    .group_record(&group)?
+                    .state
+                    .member(&me)
+                    .is_some_and(|m| m.role.is_admin()),
+                ConversationId::Direct(_) => false,
+            };
+            if !mine && !admin {
+                return Err(ClientError::InvalidInput(
+                    "only its author (or a group admin) can delete a message for everyone".into(),
+                ));
+            }
+            self.queue_control(
+                &mut batch,
+                &message.conversation,
+                crate::content::Body::Delete { target: *id },
+            )?;
+        }
+        self.store.remove_in(&mut batch, Slot::Messages, &key);
+        self.store.remove_in(&mut batch, Slot::MessageIndex, &id.0);
+        self.store.commit(batch)?;
+        if for_everyone {
+            self.flush_now().await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the text of one of this account's messages, everywhere.
+    pub async fn edit_message(
+        &mut self,
+        id: &crate::content::MessageId,
+        text: &str,
+    ) -> Result<Message, ClientError> {
+        let (key, mut message) = self.stored_message(id)?;
+        if message.direction != Direction::Outgoing {
+            return Err(ClientError::InvalidInput(
+                "you can only edit your own messages".into(),
+            ));
+        }
+        if text.is_empty() {
+            return Err(ClientError::InvalidInput("nothing to send".into()));
+        }
+        message.text = text.to_owned();
+        message.edited_at_ms = Some(now_ms());
+        let mut batch = self.store.batch();
+        self.store
+            .put_in(&mut batch, Slot::Messages, &key, &message)?;
+        self.queue_control(
+            &mut batch,
+            &message.conversation,
+            crate::content::Body::Edit {
+                target: *id,
+                text: text.to_owned(),
+            },
+        )?;
+        self.store.commit(batch)?;
+        self.flush_now().await?;
+        Ok(message)
+    }
+
+    /// Reacts to a message (an empty emoji removes the reaction).
+    pub async fn react(
+        &mut self,
+        id: &crate::content::MessageId,
+        emoji: &str,
+    ) -> Result<Message, ClientError> {
+        let (key, mut message) = self.stored_message(id)?;
+        if emoji.chars().count() > 16 {
+            return Err(ClientError::InvalidInput("a reaction is one emoji".into()));
+        }
+        message.reactions.retain(|(who, _)| who.is_some());
+        if !emoji.is_empty() {
+            message.reactions.push((None, emoji.to_owned()));
+        }
+        let mut batch = self.store.batch();
+        self.store
+            .put_in(&mut batch, Slot::Messages, &key, &message)?;
+        self.queue_control(
+            &mut batch,
+            &message.conversation,
+            crate::content::Body::Reaction {
+                target: *id,
+                emoji: emoji.to_owned(),
+            },
+        )?;
+        self.store.commit(batch)?;
+        self.flush_now().await?;
+        Ok(message)
+    }
+
     /// Messages containing `text` (case-insensitive), newest first, across conversations.
     pub fn search(&self, text: &str) -> Result<Vec<Message>, ClientError> {
+        self.purge_expired()?;
         let needle = text.to_lowercase();
         if needle.is_empty() {
             return Err(ClientError::InvalidInput("search for something".into()));

@@ -47,11 +47,31 @@ impl std::str::FromStr for MessageId {
     }
 }
 
+/// A group's id: 16 random bytes chosen by its creator (also the Sender Keys distribution id).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupId(pub [u8; 16]);
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupId({self})")
+    }
+}
+
 /// The envelope payload.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SealedPayload {
     pub(crate) version: u8,
+    /// The sending mailbox: a routing hint for which session or sender key to use.
     pub(crate) sender: MailboxId,
+    /// `None`: `message` is a 1:1 Double Ratchet message. `Some`: a Sender Keys message of
+    /// this group, one ciphertext for all members.
+    pub(crate) group: Option<GroupId>,
     pub(crate) message: Vec<u8>,
 }
 
@@ -84,8 +104,56 @@ pub struct Content {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Body {
-    /// A text message.
-    Text(String),
+    /// A text message, maybe replying to (quoting) another message.
+    Text {
+        /// The text.
+        text: String,
+        /// The message it replies to.
+        reply_to: Option<MessageId>,
+    },
+    /// The author replaces the text of one of their messages.
+    Edit {
+        /// The message edited.
+        target: MessageId,
+        /// Its new text.
+        text: String,
+    },
+    /// Delete a message for everyone (its author, or a group admin).
+    Delete {
+        /// The message deleted.
+        target: MessageId,
+    },
+    /// A reaction to a message (an empty emoji removes the sender's reaction).
+    Reaction {
+        /// The message reacted to.
+        target: MessageId,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Delivery or read receipts for the recipient's messages (sent pairwise).
+    Receipt {
+        /// Read (`true`) or only delivered.
+        read: bool,
+        /// The messages.
+        targets: Vec<MessageId>,
+    },
+    /// Typing started or stopped (ephemeral).
+    Typing {
+        /// Typing now.
+        active: bool,
+    },
+    /// Online or going offline (ephemeral, opt-in).
+    Presence {
+        /// Online now.
+        online: bool,
+    },
+    /// The conversation's disappearing-message timer changed.
+    Timer {
+        /// Seconds after which messages disappear; `None` turns it off.
+        seconds: Option<u64>,
+    },
+    /// A group change and/or a sender key (sent pairwise).
+    Group(crate::client::groups::GroupUpdate),
 }
 
 impl Content {

@@ -120,10 +120,10 @@ pub mod trust;
 mod x3dh;
 
 pub use client::{
-    AccountInfo, Client, ClientError, Contact, Direction, ErrorKind, Event, Message, SendOutcome,
-    Status, SyncReport,
+    AccountInfo, Client, ClientError, Contact, ConversationId, Direction, ErrorKind, Event,
+    GroupInfo, Message, Preferences, SendOutcome, Status, SyncReport,
 };
-pub use content::MessageId;
+pub use content::{GroupId, MessageId};
 pub use identity::{IdentityError, IdentityKeyPair, PublicIdentity, VerifiedIdentity};
 pub use message::{PreKeyMessage, RatchetMessage, SessionMessage};
 pub use pickle::{Pickle, PickleError};

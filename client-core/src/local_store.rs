@@ -42,9 +42,16 @@ pub enum Slot {
     Seen = 5,
     /// Messages waiting for the relay's `Stored`, by local sequence number.
     Outbox = 6,
+    /// Groups: state and sender keys, by group id.
+    Groups = 7,
+    /// Deliveries that arrived before what they depend on (a group not yet known), by group
+    /// id ‖ sequence number.
+    Stash = 8,
+    /// Per-conversation settings (disappearing timer).
+    Conversations = 9,
 }
 
-const SLOT_NAMES: [&str; 7] = [
+const SLOT_NAMES: [&str; 10] = [
     "account",
     "contacts",
     "sessions",
@@ -52,6 +59,9 @@ const SLOT_NAMES: [&str; 7] = [
     "message_index",
     "seen",
     "outbox",
+    "groups",
+    "stash",
+    "conversations",
 ];
 
 impl Slot {
@@ -351,6 +361,24 @@ impl LocalStore {
         let sealed = self.seal(slot, key, value)?;
         batch.ops.push((slot, key.to_vec(), Some(sealed)));
         Ok(())
+    }
+
+    /// A value this batch puts (the last put of it), if it puts one.
+    pub fn staged<T: DeserializeOwned>(
+        &self,
+        batch: &WriteBatch,
+        slot: Slot,
+        key: &[u8],
+    ) -> Result<Option<T>, LocalStoreError> {
+        for (s, k, value) in batch.ops.iter().rev() {
+            if *s == slot && k == key {
+                return match value {
+                    Some(sealed) => Ok(Some(self.unseal(slot, key, sealed)?)),
+                    None => Ok(None),
+                };
+            }
+        }
+        Ok(None)
     }
 
     /// Adds a removal to a batch.

@@ -111,13 +111,28 @@ fn offline_recipient_gets_100_messages_in_order_and_the_relay_keeps_nothing() {
         "RFC 3339 UTC"
     );
 
-    // Nothing left on the relay, and the plaintext never reached it.
+    // Alice's 100 envelopes are gone; what waits is Bob's one batched delivery receipt.
+    let text = scrape_metrics(world.metrics).unwrap();
+    assert_eq!(
+        metric_value(&text, "hush_relay_envelopes_pending"),
+        Some(1.0),
+        "{text}"
+    );
+    alice.ok(&["sync"]);
     let text = scrape_metrics(world.metrics).unwrap();
     assert_eq!(
         metric_value(&text, "hush_relay_envelopes_pending"),
         Some(0.0),
         "{text}"
     );
+    let delivered = alice
+        .ok(&["--json", "history", "bob", "--limit", "100"])
+        .json_lines();
+    assert!(
+        delivered.iter().all(|m| m["status"] == "delivered"),
+        "receipts reached Alice"
+    );
+    // The plaintext never reached the relay.
     assert_eq!(
         files_containing(&world.relay_dir(), MARKER.as_bytes()),
         Vec::<std::path::PathBuf>::new()
@@ -160,7 +175,7 @@ fn offline_recipient_gets_100_messages_in_order_and_the_relay_keeps_nothing() {
         .ok(&["--json", "history", "bob", "--limit", "1"])
         .json_lines();
     assert_eq!(mine[0]["from"], "me");
-    assert_eq!(mine[0]["status"], "stored");
+    assert_eq!(mine[0]["status"], "delivered");
 }
 
 #[test]
@@ -356,12 +371,18 @@ impl Live {
         Self { child, lines }
     }
 
+    /// The next message line (receipts and other notices are skipped).
     fn next_json(&self) -> serde_json::Value {
-        let line = self
-            .lines
-            .recv_timeout(hush_tests::WAIT)
-            .expect("a line from hush in time");
-        serde_json::from_str(&line).unwrap()
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(hush_tests::WAIT)
+                .expect("a line from hush in time");
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if value["type"] == "message" {
+                return value;
+            }
+        }
     }
 
     fn type_line(&mut self, text: &str) {

@@ -4,7 +4,7 @@ use hush_protocol::{EnvelopeId, IdentityKeys, MailboxId};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
-use crate::content::MessageId;
+use crate::content::{GroupId, MessageId};
 
 /// The account: keys and where it lives. Secret fields are wiped on drop.
 #[derive(Clone, Serialize, Deserialize)]
@@ -46,6 +46,31 @@ pub struct Contact {
     pub username: Option<String>,
     /// When they were added, in ms since the epoch.
     pub added_at_ms: u64,
+    /// When they were last seen online (presence or a message), in ms since the epoch.
+    #[serde(default)]
+    pub last_seen_ms: Option<u64>,
+    /// Their last presence said online (and it is recent).
+    #[serde(default)]
+    pub online: bool,
+}
+
+/// Which conversation a message belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConversationId {
+    /// The 1:1 conversation with this contact.
+    Direct(MailboxId),
+    /// A group.
+    Group(GroupId),
+}
+
+impl ConversationId {
+    /// The prefix of this conversation's keys in the message tree.
+    pub(crate) fn key_prefix(&self) -> Vec<u8> {
+        match self {
+            Self::Direct(mailbox) => [&[0u8][..], mailbox.as_bytes()].concat(),
+            Self::Group(group) => [&[1u8][..], &group.0].concat(),
+        }
+    }
 }
 
 /// Who wrote a message.
@@ -57,16 +82,20 @@ pub enum Direction {
     Outgoing,
 }
 
-/// Where an outgoing message is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an outgoing message is, for one recipient (later states include earlier ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Status {
     /// Written locally, waiting in the outbox for the relay.
     Queued,
-    /// The relay said `Stored`.
-    Stored,
     /// The relay refused it for good (e.g. the recipient's mailbox no longer exists).
     Failed,
+    /// The relay said `Stored`.
+    Stored,
+    /// The recipient's device has it.
+    Delivered,
+    /// The recipient opened the conversation.
+    Read,
     /// A received message.
     Received,
 }
@@ -76,26 +105,90 @@ pub enum Status {
 pub struct Message {
     /// The sender's id for it.
     pub id: MessageId,
-    /// The conversation (the contact's mailbox).
-    pub conversation: MailboxId,
+    /// The conversation.
+    pub conversation: ConversationId,
     /// Incoming or outgoing.
     pub direction: Direction,
+    /// Who wrote it (`None`: this account).
+    pub sender: Option<MailboxId>,
     /// The text.
     pub text: String,
+    /// The message this one replies to.
+    pub reply_to: Option<MessageId>,
     /// The sender's clock when written (ms since the epoch).
     pub sent_at_ms: u64,
     /// When this device stored it (ms since the epoch).
     pub received_at_ms: u64,
-    /// Delivery state.
+    /// When it was last edited by its author (ms since the epoch).
+    pub edited_at_ms: Option<u64>,
+    /// When it disappears from this device (ms since the epoch), if the conversation has a
+    /// timer.
+    pub expires_at_ms: Option<u64>,
+    /// Overall state: for outgoing messages the least advanced recipient's.
     pub status: Status,
+    /// Outgoing: each recipient's state.
+    pub recipients: Vec<(MailboxId, Status)>,
+    /// Reactions: who reacted with what.
+    pub reactions: Vec<(Option<MailboxId>, String)>,
 }
 
-/// An outgoing message waiting for `Stored`.
+impl Message {
+    /// Recomputes `status` from the recipients' states.
+    pub(crate) fn settle_status(&mut self) {
+        if let Some(least) = self.recipients.iter().map(|(_, s)| *s).min() {
+            self.status = least;
+        }
+    }
+}
+
+/// Per-conversation settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConversationSettings {
+    /// Disappearing-message timer in seconds.
+    pub(crate) timer_secs: Option<u64>,
+}
+
+/// Account-wide preferences.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// Send delivery and read receipts.
+    pub receipts: bool,
+    /// Tell contacts when this account is online.
+    pub presence: bool,
+    /// Groups larger than this send no receipts by default.
+    pub receipts_group_limit: usize,
+    /// Largest group this client will create or accept.
+    pub max_group_size: usize,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Self {
+            receipts: true,
+            presence: false,
+            receipts_group_limit: 32,
+            max_group_size: 2000,
+        }
+    }
+}
+
+/// How an outbox entry is encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Channel {
+    /// With the 1:1 session of the single recipient.
+    Pairwise,
+    /// With our sender key of this group, one ciphertext for all recipients.
+    Group(GroupId),
+}
+
+/// An envelope waiting for `Stored`.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct OutboxEntry {
     pub(crate) envelope: EnvelopeId,
-    pub(crate) to: MailboxId,
-    pub(crate) message_key: Vec<u8>,
+    pub(crate) recipients: Vec<MailboxId>,
+    pub(crate) channel: Channel,
+    /// The history entry it belongs to (none for receipts and group updates).
+    pub(crate) message_key: Option<Vec<u8>>,
     /// The encoded content, until it is encrypted.
     pub(crate) content: Vec<u8>,
     /// The envelope payload once encrypted; retries send exactly these bytes.
@@ -127,6 +220,6 @@ impl Drop for SessionRecord {
 pub(crate) const MAX_SESSIONS_PER_CONTACT: usize = 4;
 
 /// Key of a message in the `Messages` tree: conversation ‖ local sequence number.
-pub(crate) fn message_key(conversation: &MailboxId, seq: u64) -> Vec<u8> {
-    [conversation.as_bytes().as_slice(), &seq.to_be_bytes()].concat()
+pub(crate) fn message_key(conversation: &ConversationId, seq: u64) -> Vec<u8> {
+    [conversation.key_prefix().as_slice(), &seq.to_be_bytes()].concat()
 }

@@ -1,9 +1,10 @@
 //! Sending: the outbox.
 
-use hush_protocol::{ClientFrame, Envelope, EnvelopeId, ErrorCode, RelayFrame};
+use hush_protocol::{ClientFrame, Envelope, EnvelopeId, ErrorCode, MailboxId, RelayFrame};
 
 use super::records::{
-    Contact, Direction, Message, OutboxEntry, SessionRecord, Status, message_key,
+    Channel, Contact, ConversationId, Direction, Message, OutboxEntry, SessionRecord, Status,
+    message_key,
 };
 use super::{Client, ClientError, now_ms, rng};
 use crate::content::{Body, Content, MessageId, PAYLOAD_VERSION, SealedPayload};
@@ -41,8 +42,18 @@ impl Client {
     /// cannot fix (wrong relay key, a contact's changed identity) are errors, and the message
     /// stays in the outbox either way.
     pub async fn send_text(&mut self, who: &str, text: &str) -> Result<SendOutcome, ClientError> {
-        let contact = self.resolve(who)?;
-        let message = self.queue_text(&contact, text)?;
+        self.send_reply(who, text, None).await
+    }
+
+    /// Sends a text that replies to (quotes) another message.
+    pub async fn send_reply(
+        &mut self,
+        who: &str,
+        text: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<SendOutcome, ClientError> {
+        let conversation = self.resolve_conversation(who)?;
+        let message = self.queue_text(conversation, text, reply_to)?;
         let connection = match self.connect().await {
             Ok(connection) => connection,
             Err(ClientError::Transport(error)) if error.is_transient() => {
@@ -65,8 +76,8 @@ impl Client {
         who: &str,
         text: &str,
     ) -> Result<SendOutcome, ClientError> {
-        let contact = self.resolve(who)?;
-        let message = self.queue_text(&contact, text)?;
+        let conversation = self.resolve_conversation(who)?;
+        let message = self.queue_text(conversation, text, None)?;
         self.send_queued(connection, message).await
     }
 
@@ -78,7 +89,9 @@ impl Client {
         let report = self.flush_outbox(connection).await;
         let current = self.message(&message.id)?.unwrap_or(message);
         match (current.status, report.error) {
-            (Status::Stored, _) => Ok(SendOutcome::Stored(current)),
+            (Status::Stored | Status::Delivered | Status::Read, _) => {
+                Ok(SendOutcome::Stored(current))
+            }
             (_, Some(ClientError::Transport(error))) if error.is_transient() => {
                 Ok(SendOutcome::Queued {
                     message: current,
@@ -105,61 +118,150 @@ impl Client {
         Ok(self.store.get(Slot::Messages, &key)?)
     }
 
-    /// Writes an outgoing text to the history and the outbox, atomically.
-    pub(crate) fn queue_text(&self, contact: &Contact, text: &str) -> Result<Message, ClientError> {
-        if text.is_empty() {
-            return Err(ClientError::InvalidInput("nothing to send".into()));
-        }
+    /// Builds the content of an outgoing message.
+    pub(crate) fn content(&self, body: Body) -> Result<(Content, Vec<u8>), ClientError> {
         let account = self.account()?;
         let id =
             MessageId::random().ok_or_else(|| ClientError::InvalidInput("no randomness".into()))?;
-        let now = now_ms();
         let content = Content {
             message_id: id,
-            sent_at_ms: now,
+            sent_at_ms: now_ms(),
             sender_name: account.record.name.clone(),
-            body: Body::Text(text.to_owned()),
+            body,
         };
-        let content = content
+        let bytes = content
             .to_bytes()
             .ok_or_else(|| ClientError::InvalidInput("message could not be encoded".into()))?;
-        if content.len() > crate::limits::MAX_PLAINTEXT_LEN {
+        if bytes.len() > crate::limits::MAX_PLAINTEXT_LEN {
             return Err(ClientError::InvalidInput(format!(
-                "message too long: {} bytes of UTF-8, at most about {} fit in one message",
-                text.len(),
-                crate::limits::MAX_PLAINTEXT_LEN - 128
+                "message too long: {} bytes encoded, at most {} fit in one message",
+                bytes.len(),
+                crate::limits::MAX_PLAINTEXT_LEN
             )));
         }
+        Ok((content, bytes))
+    }
+
+    /// The mailboxes a conversation's messages go to (everyone but this account).
+    pub(crate) fn conversation_recipients(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<(Vec<MailboxId>, Channel), ClientError> {
+        match conversation {
+            ConversationId::Direct(mailbox) => Ok((vec![*mailbox], Channel::Pairwise)),
+            ConversationId::Group(group) => {
+                let record = self.group_record(group)?;
+                let me = self.account()?.record.mailbox;
+                let recipients = record
+                    .state
+                    .members
+                    .iter()
+                    .map(|m| m.mailbox)
+                    .filter(|m| *m != me)
+                    .collect();
+                Ok((recipients, Channel::Group(*group)))
+            }
+        }
+    }
+
+    /// Puts one envelope in the outbox (and, for shown messages, the message in the history),
+    /// atomically.
+    pub(crate) fn enqueue(
+        &self,
+        batch: &mut crate::local_store::WriteBatch,
+        recipients: Vec<MailboxId>,
+        channel: Channel,
+        content: Vec<u8>,
+        message_key: Option<Vec<u8>>,
+    ) -> Result<(), ClientError> {
         let mut envelope = [0u8; 16];
         getrandom::fill(&mut envelope)
             .map_err(|_| ClientError::InvalidInput("no randomness".into()))?;
         let seq = self.store.next_seq()?;
-        let key = message_key(&contact.mailbox, seq);
-        let message = Message {
-            id,
-            conversation: contact.mailbox,
-            direction: Direction::Outgoing,
-            text: text.to_owned(),
-            sent_at_ms: now,
-            received_at_ms: now,
-            status: Status::Queued,
-        };
         let entry = OutboxEntry {
             envelope: EnvelopeId::from_bytes(envelope),
-            to: contact.mailbox,
-            message_key: key.clone(),
+            recipients,
+            channel,
+            message_key,
             content,
             payload: None,
+        };
+        self.store
+            .put_in(batch, Slot::Outbox, &seq.to_be_bytes(), &entry)?;
+        Ok(())
+    }
+
+    /// Writes an outgoing text to the history and the outbox, atomically.
+    pub(crate) fn queue_text(
+        &self,
+        conversation: ConversationId,
+        text: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, ClientError> {
+        if text.is_empty() {
+            return Err(ClientError::InvalidInput("nothing to send".into()));
+        }
+        let (recipients, channel) = self.conversation_recipients(&conversation)?;
+        if recipients.is_empty() {
+            return Err(ClientError::InvalidInput(
+                "nobody else is in that group".into(),
+            ));
+        }
+        let (content, bytes) = self.content(Body::Text {
+            text: text.to_owned(),
+            reply_to,
+        })?;
+        let key = message_key(&conversation, self.store.next_seq()?);
+        let now = content.sent_at_ms;
+        let message = Message {
+            id: content.message_id,
+            conversation,
+            direction: Direction::Outgoing,
+            sender: None,
+            text: text.to_owned(),
+            reply_to,
+            sent_at_ms: now,
+            received_at_ms: now,
+            edited_at_ms: None,
+            expires_at_ms: self.expiry_for(&conversation, now)?,
+            status: Status::Queued,
+            recipients: recipients.iter().map(|r| (*r, Status::Queued)).collect(),
+            reactions: Vec::new(),
         };
         let mut batch = self.store.batch();
         self.store
             .put_in(&mut batch, Slot::Messages, &key, &message)?;
         self.store
-            .put_in(&mut batch, Slot::MessageIndex, &id.0, &key)?;
-        self.store
-            .put_in(&mut batch, Slot::Outbox, &seq.to_be_bytes(), &entry)?;
+            .put_in(&mut batch, Slot::MessageIndex, &message.id.0, &key)?;
+        self.enqueue(&mut batch, recipients, channel, bytes, Some(key))?;
         self.store.commit(batch)?;
         Ok(message)
+    }
+
+    /// Queues a control content (edit, delete, reaction, timer) for a conversation.
+    pub(crate) fn queue_control(
+        &self,
+        batch: &mut crate::local_store::WriteBatch,
+        conversation: &ConversationId,
+        body: Body,
+    ) -> Result<(), ClientError> {
+        let (recipients, channel) = self.conversation_recipients(conversation)?;
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let (_, bytes) = self.content(body)?;
+        self.enqueue(batch, recipients, channel, bytes, None)
+    }
+
+    /// Queues a pairwise content to one mailbox.
+    pub(crate) fn queue_pairwise(
+        &self,
+        batch: &mut crate::local_store::WriteBatch,
+        to: MailboxId,
+        body: Body,
+    ) -> Result<(), ClientError> {
+        let (_, bytes) = self.content(body)?;
+        self.enqueue(batch, vec![to], Channel::Pairwise, bytes, None)
     }
 
     /// Sends what the outbox holds, oldest first, stopping at the first error that retrying
@@ -196,22 +298,46 @@ impl Client {
         let payload = match entry.payload.clone() {
             Some(payload) => payload,
             None => {
-                let (payload, sessions) = self.encrypt_entry(connection, &entry).await?;
-                entry.payload = Some(payload.clone());
-                // Save the ciphertext together with the advanced session, before it leaves
-                // this device: a retry must send these exact bytes, and the ratchet must never
-                // encrypt twice from the same state.
+                // Save the ciphertext together with the advanced session or sender key, before
+                // it leaves this device: a retry must send these exact bytes, and no key ever
+                // encrypts twice from the same state.
                 let mut batch = self.store.batch();
-                self.store
-                    .put_in(&mut batch, Slot::Sessions, entry.to.as_bytes(), &sessions)?;
+                let payload = match entry.channel {
+                    Channel::Pairwise => {
+                        let to = *entry.recipients.first().ok_or_else(|| {
+                            ClientError::InvalidInput("an envelope without a recipient".into())
+                        })?;
+                        let (payload, sessions) = self
+                            .encrypt_pairwise(Some(connection), to, &entry.content)
+                            .await?;
+                        self.store
+                            .put_in(&mut batch, Slot::Sessions, to.as_bytes(), &sessions)?;
+                        payload
+                    }
+                    Channel::Group(group) => {
+                        let (payload, recipients) =
+                            self.encrypt_group(&mut batch, &group, &entry.content)?;
+                        // Whoever is a member now, not when it was queued: a member removed
+                        // meanwhile gets nothing.
+                        entry.recipients = recipients;
+                        payload
+                    }
+                };
+                entry.payload = Some(payload.clone());
                 self.store.put_in(&mut batch, Slot::Outbox, key, &entry)?;
                 self.store.commit(batch)?;
                 payload
             }
         };
+        if entry.recipients.is_empty() {
+            let mut batch = self.store.batch();
+            self.store.remove_in(&mut batch, Slot::Outbox, key);
+            self.store.commit(batch)?;
+            return Ok(true);
+        }
         let envelope = Envelope {
             id: entry.envelope,
-            recipients: vec![entry.to],
+            recipients: entry.recipients.clone(),
             ttl_secs: 0,
             ephemeral: false,
             payload,
@@ -231,29 +357,73 @@ impl Client {
             Err(error) => return Err(error.into()),
         };
         let mut batch = self.store.batch();
-        if let Some(mut message) = self
-            .store
-            .get::<Message>(Slot::Messages, &entry.message_key)?
+        if let Some(message_key) = &entry.message_key
+            && let Some(mut message) = self.store.get::<Message>(Slot::Messages, message_key)?
         {
+            message
+                .recipients
+                .retain(|(r, _)| entry.recipients.contains(r));
+            for (_, state) in &mut message.recipients {
+                if *state < status || status == Status::Failed {
+                    *state = status;
+                }
+            }
             message.status = status;
+            message.settle_status();
             self.store
-                .put_in(&mut batch, Slot::Messages, &entry.message_key, &message)?;
+                .put_in(&mut batch, Slot::Messages, message_key, &message)?;
         }
         self.store.remove_in(&mut batch, Slot::Outbox, key);
         self.store.commit(batch)?;
         Ok(status == Status::Stored)
     }
 
-    /// Encrypts an outbox entry with the contact's session (starting one with X3DH if there is
-    /// none). Returns the envelope payload and the advanced sessions, for the caller to save.
-    async fn encrypt_entry(
+    /// Encrypts `content` once for a group with our sender key, staging the advanced key in
+    /// `batch`. Returns the payload and the current members to send it to.
+    pub(crate) fn encrypt_group(
+        &self,
+        batch: &mut crate::local_store::WriteBatch,
+        group: &crate::content::GroupId,
+        content: &[u8],
+    ) -> Result<(Vec<u8>, Vec<MailboxId>), ClientError> {
+        let mut record = self.group_record(group)?;
+        let me = self.account()?.record.mailbox;
+        let recipients: Vec<MailboxId> = record
+            .state
+            .members
+            .iter()
+            .map(|m| m.mailbox)
+            .filter(|m| *m != me)
+            .collect();
+        let mut session = record.session()?;
+        let message = session
+            .encrypt(&mut rng(), content)
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+        record.set_session(&session);
+        self.store.put_in(batch, Slot::Groups, &group.0, &record)?;
+        let payload = SealedPayload {
+            version: PAYLOAD_VERSION,
+            sender: me,
+            group: Some(*group),
+            message: message.to_bytes(),
+        }
+        .to_bytes()
+        .ok_or_else(|| ClientError::InvalidInput("envelope could not be encoded".into()))?;
+        Ok((payload, recipients))
+    }
+
+    /// Encrypts `content` for `to` with the current session (starting one with X3DH over
+    /// `connection` if there is none). Returns the envelope payload and the advanced sessions,
+    /// for the caller to save together with whatever the payload belongs to.
+    pub(crate) async fn encrypt_pairwise(
         &mut self,
-        connection: &RelayConnection,
-        entry: &OutboxEntry,
+        connection: Option<&RelayConnection>,
+        to: MailboxId,
+        content: &[u8],
     ) -> Result<(Vec<u8>, SessionRecord), ClientError> {
         let mut sessions = self
             .store
-            .get::<SessionRecord>(Slot::Sessions, entry.to.as_bytes())?
+            .get::<SessionRecord>(Slot::Sessions, to.as_bytes())?
             .unwrap_or_default();
         let mut rng = rng();
         let corrupt = |_| {
@@ -266,12 +436,15 @@ impl Client {
                 Session::from_pickle(&Pickle::from_bytes(pickle.clone())).map_err(corrupt)?
             }
             None => {
+                let connection = connection.ok_or_else(|| {
+                    ClientError::InvalidInput("no session yet with that contact".into())
+                })?;
                 let contact = self
                     .store
-                    .get::<Contact>(Slot::Contacts, entry.to.as_bytes())?
-                    .ok_or_else(|| ClientError::UnknownContact(entry.to.to_string()))?;
+                    .get::<Contact>(Slot::Contacts, to.as_bytes())?
+                    .ok_or_else(|| ClientError::UnknownContact(to.to_string()))?;
                 let bundle = match connection
-                    .request(&ClientFrame::FetchPrekeys { mailbox: entry.to })
+                    .request(&ClientFrame::FetchPrekeys { mailbox: to })
                     .await?
                 {
                     RelayFrame::PrekeyBundle(bundle) => bundle_from_wire(&bundle),
@@ -299,11 +472,12 @@ impl Client {
             }
         };
         let message = session
-            .encrypt(&mut rng, &entry.content)
+            .encrypt(&mut rng, content)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
         let sealed = SealedPayload {
             version: PAYLOAD_VERSION,
             sender: self.account()?.record.mailbox,
+            group: None,
             message: message.to_bytes(),
         };
         let payload = sealed
