@@ -1,7 +1,8 @@
 //! `hush chat`: type lines to send them; incoming messages print as they arrive.
 
 use anyhow::Context;
-use hush_client_core::transport::{Backoff, Push};
+use hush_client_core::client::PushOutcome;
+use hush_client_core::transport::Backoff;
 use hush_client_core::{Client, ClientError, SendOutcome, SyncReport};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -55,28 +56,21 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
                             SendOutcome::Queued { reason, .. } => eprintln!("hush: queued: {reason}"),
                         }
                     }
-                    push = connection.next_push() => match push? {
-                        Push::Deliver(delivery) => {
-                            for event in client.handle_delivery(&mut connection, delivery, &mut report).await? {
-                                print_event(client, &event, json);
+                    push = connection.next_push() => {
+                        let mut show = |client: &Client, event: &hush_client_core::Event| print_event(client, event, json);
+                        match client.handle_push(&mut connection, push?, &mut report, &mut show).await? {
+                            PushOutcome::Continue => {}
+                            PushOutcome::Drained => {
+                                client.mark_read(&conversation)?;
+                                client.flush_pending(&connection).await?;
+                            }
+                            PushOutcome::Unsubscribed => {
+                                return Err(ClientError::InvalidInput(
+                                    "another hush session took over receiving for this account".into(),
+                                ).into());
                             }
                         }
-                        Push::Ephemeral(delivery) => {
-                            for event in client.handle_ephemeral(&delivery)? {
-                                print_event(client, &event, json);
-                            }
-                        }
-                        Push::Drained => {
-                            client.mark_read(&conversation)?;
-                            client.flush_pending(&connection).await?;
-                        }
-                        Push::Unsubscribed => {
-                            return Err(ClientError::InvalidInput(
-                                "another hush session took over receiving for this account".into(),
-                            ).into());
-                        }
-                        _ => {}
-                    },
+                    }
                 }
             }
         }

@@ -41,7 +41,7 @@ use crate::storage_key::KdfParams;
 use crate::transport::{Login, RelayConnection, TransportError};
 
 pub use group_actions::GroupInfo;
-pub use receive::{Event, PRESENCE_FRESH_MS, SyncReport, is_online};
+pub use receive::{Event, PRESENCE_FRESH_MS, PushOutcome, SyncReport, is_online};
 pub use records::{Contact, ConversationId, Direction, Message, Preferences, Status};
 pub use send::SendOutcome;
 
@@ -793,17 +793,25 @@ impl Client {
         }
         message.text = text.to_owned();
         message.edited_at_ms = Some(now_ms());
+        let body = crate::content::Body::Edit {
+            target: *id,
+            text: text.to_owned(),
+        };
+        self.save_and_announce(&key, message, body).await
+    }
+
+    /// Saves a changed message and tells its conversation what changed, in one atomic write,
+    /// then sends it if the relay is reachable.
+    async fn save_and_announce(
+        &mut self,
+        key: &[u8],
+        message: Message,
+        change: crate::content::Body,
+    ) -> Result<Message, ClientError> {
         let mut batch = self.store.batch();
         self.store
-            .put_in(&mut batch, Slot::Messages, &key, &message)?;
-        self.queue_control(
-            &mut batch,
-            &message.conversation,
-            crate::content::Body::Edit {
-                target: *id,
-                text: text.to_owned(),
-            },
-        )?;
+            .put_in(&mut batch, Slot::Messages, key, &message)?;
+        self.queue_control(&mut batch, &message.conversation, change)?;
         self.store.commit(batch)?;
         self.flush_now().await?;
         Ok(message)
@@ -823,20 +831,11 @@ impl Client {
         if !emoji.is_empty() {
             message.reactions.push((None, emoji.to_owned()));
         }
-        let mut batch = self.store.batch();
-        self.store
-            .put_in(&mut batch, Slot::Messages, &key, &message)?;
-        self.queue_control(
-            &mut batch,
-            &message.conversation,
-            crate::content::Body::Reaction {
-                target: *id,
-                emoji: emoji.to_owned(),
-            },
-        )?;
-        self.store.commit(batch)?;
-        self.flush_now().await?;
-        Ok(message)
+        let body = crate::content::Body::Reaction {
+            target: *id,
+            emoji: emoji.to_owned(),
+        };
+        self.save_and_announce(&key, message, body).await
     }
 
     /// Messages containing `text` (case-insensitive), newest first, across conversations.

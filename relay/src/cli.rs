@@ -146,15 +146,16 @@ fn serve(config: Config) -> Result<(), CliError> {
         };
         let relay = Relay::bind(config)?;
         relay.write_address_file(&data_dir)?;
+        // The signal handlers exist before the address line and READY=1: a SIGTERM right after
+        // either stops the relay gracefully.
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
         println!("relay address: {}", relay.address());
         use std::io::Write;
         let _ = std::io::stdout().flush();
         if let Some(exporter) = exporter {
             tokio::spawn(exporter);
         }
-        let shutdown = CancellationToken::new();
-        // The signal handlers exist before READY=1: a SIGTERM right after it stops gracefully.
-        tokio::spawn(stop_on_signal(shutdown.clone()));
         #[cfg(unix)]
         crate::notify::ready(&format!("relay address: {}", relay.address()));
         relay.run(shutdown).await;

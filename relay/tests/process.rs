@@ -307,3 +307,40 @@ fn a_busy_listen_address_is_a_clear_startup_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn under_journald_log_lines_carry_syslog_priorities() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = data.with_extension("log");
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--data-dir"])
+        .arg(&data)
+        .args(["--listen", &listen()])
+        .env("HUSH_LOG_FORMAT", "journal")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Wait for the address line, then stop it.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("relay address: "), "{line}");
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        assert!(
+            line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>"),
+            "{line}"
+        );
+    }
+    assert!(text.contains("<6>relay serving"), "{text}");
+}

@@ -115,6 +115,17 @@ pub struct SyncReport {
     pub send_error: Option<String>,
 }
 
+/// What a push means for the loop that receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Keep receiving.
+    Continue,
+    /// Everything queued was delivered (receipts were queued and the outbox flushed).
+    Drained,
+    /// Another connection took over receiving for this account.
+    Unsubscribed,
+}
+
 enum Processed {
     Duplicate,
     Undecryptable,
@@ -165,30 +176,18 @@ impl Client {
                 }
                 None => connection.next_push().await?,
             };
-            match push {
-                Push::Deliver(delivery) => {
-                    for event in self
-                        .handle_delivery(&mut connection, delivery, &mut report)
-                        .await?
-                    {
-                        on_event(self, &event);
-                    }
-                }
-                Push::Ephemeral(delivery) => {
-                    for event in self.handle_ephemeral(&delivery)? {
-                        on_event(self, &event);
-                    }
-                }
-                Push::Drained => {
-                    self.queue_receipts()?;
-                    self.flush_into(&connection, &mut report).await?;
+            match self
+                .handle_push(&mut connection, push, &mut report, &mut on_event)
+                .await?
+            {
+                PushOutcome::Continue => {}
+                PushOutcome::Drained => {
                     if wait.is_zero() {
                         break;
                     }
                     deadline.get_or_insert_with(|| tokio::time::Instant::now() + wait);
                 }
-                Push::Unsubscribed => break,
-                Push::Error(_) => {}
+                PushOutcome::Unsubscribed => break,
             }
         }
         self.queue_receipts()?;
@@ -196,6 +195,32 @@ impl Client {
         self.maintain_prekeys(&connection).await?;
         connection.close().await;
         Ok(report)
+    }
+
+    /// Handles one push: stores and acknowledges deliveries, shows ephemeral ones, and on
+    /// `Drained` queues receipts and flushes the outbox. `on_event` sees every event.
+    pub async fn handle_push(
+        &mut self,
+        connection: &mut RelayConnection,
+        push: Push,
+        report: &mut SyncReport,
+        on_event: &mut impl FnMut(&Client, &Event),
+    ) -> Result<PushOutcome, ClientError> {
+        let events = match push {
+            Push::Deliver(delivery) => self.handle_delivery(connection, delivery, report).await?,
+            Push::Ephemeral(delivery) => self.handle_ephemeral(&delivery)?,
+            Push::Drained => {
+                self.queue_receipts()?;
+                self.flush_into(connection, report).await?;
+                return Ok(PushOutcome::Drained);
+            }
+            Push::Unsubscribed => return Ok(PushOutcome::Unsubscribed),
+            _ => Vec::new(),
+        };
+        for event in &events {
+            on_event(self, event);
+        }
+        Ok(PushOutcome::Continue)
     }
 
     /// Sends what the outbox holds over an open connection (receipts, queued messages).
@@ -280,31 +305,20 @@ impl Client {
                 connection.subscribe().await?;
                 self.announce_presence(&connection, true).await;
                 loop {
-                    match connection.next_push().await? {
-                        Push::Deliver(delivery) => {
-                            for event in self
-                                .handle_delivery(&mut connection, delivery, &mut report)
-                                .await?
-                            {
-                                on_event(self, &event);
-                            }
-                        }
-                        Push::Ephemeral(delivery) => {
-                            for event in self.handle_ephemeral(&delivery)? {
-                                on_event(self, &event);
-                            }
-                        }
-                        Push::Drained => {
-                            self.queue_receipts()?;
-                            self.flush_into(&connection, &mut report).await?;
+                    let push = connection.next_push().await?;
+                    match self
+                        .handle_push(&mut connection, push, &mut report, &mut on_event)
+                        .await?
+                    {
+                        PushOutcome::Continue => {}
+                        PushOutcome::Drained => {
                             let _ = self.maintain_prekeys(&connection).await;
                         }
-                        Push::Unsubscribed => {
+                        PushOutcome::Unsubscribed => {
                             return Err(ClientError::InvalidInput(
                                 "another hush session took over receiving for this account".into(),
                             ));
                         }
-                        Push::Error(_) => {}
                     }
                 }
             };
