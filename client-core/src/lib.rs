@@ -79,6 +79,8 @@
 //!
 //! The client around the cryptography (the only part that does I/O):
 //! - [`client`]: [`Client`] — account, contacts, outbox, sync, history, search.
+//! - [`service`]: a task that owns a `Client`, keeps one relay connection and serves
+//!   commands and events (what the FFI bindings drive).
 //! - [`transport`]: the QUIC connection to a relay, with key pinning (the only sockets).
 //! - [`local_store`]: the sled store with every value sealed under the [`StorageKey`].
 //! - [`storage_key`]: Argon2id passphrase derivation and the store's AEAD.
@@ -112,6 +114,7 @@ mod ratchet;
 pub mod safety_number;
 mod secret;
 pub mod sender_key;
+pub mod service;
 pub mod session;
 mod skipped_keys;
 pub mod storage_key;

@@ -1,0 +1,185 @@
+/*
+ * A C app chatting with the hush CLI through a relay, using only hush.h and libhush_ffi.
+ * Run by the Rust test c_program_chats_with_the_cli, which passes in the environment:
+ *   HUSH_APP_HOME  a directory for this app's home
+ *   HUSH_RELAY     the relay address
+ *   HUSH_PEER_INVITE  the CLI user's invite code
+ *   HUSH_CLI       a shell command prefix running `hush --home PEER_HOME`
+ * It polls for events (the Python test uses the callback).
+ */
+#include "hush.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fail(const char *what, int32_t code) {
+    const char *message = hush_last_error_message();
+    fprintf(stderr, "FAIL: %s: code %d: %s\n", what, (int)code, message ? message : "(no message)");
+    exit(1);
+}
+
+#define CHECK(call)                 \
+    do {                            \
+        int32_t code_ = (call);     \
+        if (code_ != HUSH_OK) {     \
+            fail(#call, code_);     \
+        }                           \
+    } while (0)
+
+static const char *env(const char *name) {
+    const char *value = getenv(name);
+    if (value == NULL || value[0] == '\0') {
+        fprintf(stderr, "FAIL: %s is not set\n", name);
+        exit(1);
+    }
+    return value;
+}
+
+/* Polls events until one contains every needle; frees the others. */
+static char *wait_for(HushClient *client, const char *needle, const char *needle2) {
+    for (int rounds = 0; rounds < 200; rounds++) {
+        char *event = NULL;
+        CHECK(hush_client_poll_event(client, 100, &event));
+        if (event == NULL) {
+            continue;
+        }
+        printf("event: %s\n", event);
+        if (strstr(event, needle) != NULL && (needle2 == NULL || strstr(event, needle2) != NULL)) {
+            return event;
+        }
+        hush_string_free(event);
+    }
+    fprintf(stderr, "FAIL: no event with %s %s within 20 s\n", needle, needle2 ? needle2 : "");
+    exit(1);
+}
+
+/* Runs the CLI with `args` and returns its output (caller frees). */
+static char *cli(const char *args) {
+    char command[4096];
+    snprintf(command, sizeof command, "%s %s", env("HUSH_CLI"), args);
+    FILE *pipe = popen(command, "r");
+    if (pipe == NULL) {
+        fprintf(stderr, "FAIL: cannot run %s\n", command);
+        exit(1);
+    }
+    size_t size = 0, capacity = 4096;
+    char *output = malloc(capacity);
+    size_t got;
+    while ((got = fread(output + size, 1, capacity - size - 1, pipe)) > 0) {
+        size += got;
+        if (capacity - size < 2) {
+            capacity *= 2;
+            output = realloc(output, capacity);
+        }
+    }
+    output[size] = '\0';
+    int status = pclose(pipe);
+    if (status != 0) {
+        fprintf(stderr, "FAIL: %s exited with %d: %s\n", command, status, output);
+        exit(1);
+    }
+    return output;
+}
+
+int main(void) {
+    printf("libhush_ffi %s\n", hush_version());
+
+    /* Errors are codes with a message; a NULL handle is an error, not a crash. */
+    char *out = NULL;
+    if (hush_client_contacts(NULL, &out) != HUSH_ERR_INVALID_INPUT || out != NULL ||
+        hush_last_error_message() == NULL) {
+        fprintf(stderr, "FAIL: a NULL handle was not refused cleanly\n");
+        return 1;
+    }
+
+    /* A home encrypted under an app-supplied key. */
+    unsigned char key[32];
+    for (int i = 0; i < 32; i++) {
+        key[i] = (unsigned char)(i * 7 + 1);
+    }
+    const char *home = env("HUSH_APP_HOME");
+    if (hush_home_exists(home)) {
+        fprintf(stderr, "FAIL: the home exists before creation\n");
+        return 1;
+    }
+    HushClient *client = NULL;
+    CHECK(hush_client_create_with_key(home, key, sizeof key, &client));
+    CHECK(hush_client_init_account(client, env("HUSH_RELAY"), "Cee", &out));
+    printf("account: %s\n", out);
+    hush_string_free(out);
+    CHECK(hush_client_add_contact(client, env("HUSH_PEER_INVITE"), "cli", &out));
+    hush_string_free(out);
+
+    int32_t code = hush_client_send_text(client, "nobody", "hello?", &out);
+    if (code != HUSH_ERR_UNKNOWN_CONTACT || out != NULL ||
+        strstr(hush_last_error_message(), "nobody") == NULL) {
+        fprintf(stderr, "FAIL: sending to an unknown contact gave %d\n", (int)code);
+        return 1;
+    }
+
+    /* Online: connect, then send while receiving. */
+    CHECK(hush_client_set_online(client, true));
+    free(wait_for(client, "\"state\":\"connected\"", NULL));
+    CHECK(hush_client_send_text(client, "cli", "hello from C", &out));
+    if (strstr(out, "\"status\":\"queued\"") == NULL) {
+        fprintf(stderr, "FAIL: send did not return the queued message: %s\n", out);
+        return 1;
+    }
+    hush_string_free(out);
+    hush_string_free(wait_for(client, "\"type\":\"message_status\"", "\"status\":\"stored\""));
+
+    /* The CLI receives it, and answers. */
+    char *synced = cli("--json sync");
+    if (strstr(synced, "hello from C") == NULL) {
+        fprintf(stderr, "FAIL: the CLI did not receive the message: %s\n", synced);
+        return 1;
+    }
+    free(synced);
+    free(cli("send Cee 'hi C, this is the CLI'"));
+    hush_string_free(wait_for(client, "\"type\":\"message\"", "hi C, this is the CLI"));
+
+    /* History pages, newest first. */
+    CHECK(hush_client_history(client, "cli", 1, NULL, &out));
+    if (strstr(out, "hi C, this is the CLI") == NULL) {
+        fprintf(stderr, "FAIL: newest message: %s\n", out);
+        return 1;
+    }
+    const char *id_at = strstr(out, "\"id\":\"");
+    char before[33] = {0};
+    if (id_at == NULL) {
+        fprintf(stderr, "FAIL: no id in %s\n", out);
+        return 1;
+    }
+    memcpy(before, id_at + 6, 32);
+    hush_string_free(out);
+    CHECK(hush_client_history(client, "cli", 10, before, &out));
+    if (strstr(out, "hello from C") == NULL || strstr(out, "this is the CLI") != NULL) {
+        fprintf(stderr, "FAIL: second page: %s\n", out);
+        return 1;
+    }
+    hush_string_free(out);
+    CHECK(hush_client_conversations(client, &out));
+    printf("conversations: %s\n", out);
+    hush_string_free(out);
+    CHECK(hush_client_safety_number(client, "cli", &out));
+    hush_string_free(out);
+
+    /* Close releases the home: it opens again with the same key. */
+    CHECK(hush_client_close(client));
+    if (hush_client_whoami(client, &out) != HUSH_ERR_CLOSED) {
+        fprintf(stderr, "FAIL: a closed client still answered\n");
+        return 1;
+    }
+    hush_client_free(client);
+    CHECK(hush_client_open_with_key(home, key, sizeof key, &client));
+    CHECK(hush_client_search(client, "from C", &out));
+    if (strstr(out, "hello from C") == NULL) {
+        fprintf(stderr, "FAIL: search after reopening: %s\n", out);
+        return 1;
+    }
+    hush_string_free(out);
+    hush_client_free(client);
+    printf("C app: all checks passed\n");
+    return 0;
+}

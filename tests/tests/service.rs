@@ -1,0 +1,155 @@
+//! The client service (`hush_client_core::service`) against a real relay process: two services
+//! send while they receive, and both ride out a relay restart.
+
+use std::time::Duration;
+
+use hush_client_core::service::{ClientHandle, ConnectionState, ServiceEvent};
+use hush_client_core::{Client, Event, Status, StorageKey};
+use hush_tests::{RelayProcess, free_udp_port, target_binary};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn user(dir: &std::path::Path, name: &str, relay: &RelayProcess) -> ClientHandle {
+    let home = dir.join(name);
+    std::fs::create_dir_all(&home).unwrap();
+    let client = Client::create_with_key(&home, StorageKey::from_bytes([7; 32])).unwrap();
+    let handle = ClientHandle::spawn(client, &tokio::runtime::Handle::current());
+    handle
+        .init_account(relay.address.clone(), Some(name.into()))
+        .await
+        .unwrap();
+    handle
+}
+
+/// Reads events until `want` matches one; returns everything read.
+async fn until(
+    handle: &ClientHandle,
+    mut want: impl FnMut(&ServiceEvent) -> bool,
+) -> Vec<ServiceEvent> {
+    let mut seen = Vec::new();
+    let outcome = tokio::time::timeout(PATIENCE, async {
+        while let Some(event) = handle.next_event().await {
+            let done = want(&event);
+            seen.push(event);
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "timed out; events so far: {seen:#?}");
+    seen
+}
+
+fn received_texts(events: &[ServiceEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            ServiceEvent::Received(Event::Message(message)) => Some(message.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connected(event: &ServiceEvent) -> bool {
+    matches!(event, ServiceEvent::Connection(ConnectionState::Connected))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_send_while_receiving_and_survive_a_relay_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
+    let relay_dir = dir.path().join("relay");
+    let relay =
+        RelayProcess::start(&target_binary("hush-relay"), &relay_dir, &listen, &[]).unwrap();
+    let alice = user(dir.path(), "alice", &relay).await;
+    let bob = user(dir.path(), "bob", &relay).await;
+    alice
+        .add_contact(bob.invite().await.unwrap(), Some("bob".into()))
+        .await
+        .unwrap();
+    bob.add_contact(alice.invite().await.unwrap(), Some("alice".into()))
+        .await
+        .unwrap();
+
+    // Commands are served while offline, and going online needs no waiting.
+    alice.set_online(true).await.unwrap();
+    bob.set_online(true).await.unwrap();
+    until(&alice, connected).await;
+    until(&bob, connected).await;
+
+    // Both send while receiving: interleaved, each side's messages arrive complete and in
+    // order, and each sender hears that the relay stored its own.
+    const N: usize = 15;
+    for n in 0..N {
+        let sent = alice
+            .send_text("bob".into(), format!("a{n}"))
+            .await
+            .unwrap();
+        assert_eq!(sent.status, Status::Queued, "send returns once queued");
+        bob.send_text("alice".into(), format!("b{n}"))
+            .await
+            .unwrap();
+    }
+    for (me, prefix) in [(&alice, "b"), (&bob, "a")] {
+        let mut stored = 0;
+        let mut texts = Vec::new();
+        until(me, |event| {
+            match event {
+                ServiceEvent::MessageStatus(message) if message.status == Status::Stored => {
+                    stored += 1
+                }
+                ServiceEvent::Received(Event::Message(message)) => texts.push(message.text.clone()),
+                _ => {}
+            }
+            stored == N && texts.len() == N
+        })
+        .await;
+        let expected: Vec<String> = (0..N).map(|n| format!("{prefix}{n}")).collect();
+        assert_eq!(texts, expected);
+    }
+    let history = bob.history("alice".into(), 100, None).await.unwrap();
+    assert_eq!(history.len(), 2 * N);
+
+    // The relay goes away: the services keep retrying, a message sent meanwhile waits in the
+    // outbox, and everything flows again once the relay is back.
+    let status = relay.terminate().unwrap();
+    assert!(status.success());
+    until(&alice, |event| {
+        matches!(
+            event,
+            ServiceEvent::Connection(ConnectionState::Retrying { .. })
+        )
+    })
+    .await;
+    let queued = alice
+        .send_text("bob".into(), "while the relay was down".into())
+        .await
+        .unwrap();
+    assert_eq!(queued.status, Status::Queued);
+    assert_eq!(alice.outbox_len().await.unwrap(), 1);
+    let _relay =
+        RelayProcess::start(&target_binary("hush-relay"), &relay_dir, &listen, &[]).unwrap();
+    until(&alice, |event| {
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == queued.id && m.status == Status::Stored)
+    })
+    .await;
+    let events = until(&bob, |event| {
+        received_texts(std::slice::from_ref(event)) == ["while the relay was down"]
+    })
+    .await;
+    assert!(events.iter().any(connected), "bob reconnected: {events:#?}");
+
+    // Going offline is reported; shutting down ends the event stream and later commands fail.
+    alice.set_online(false).await.unwrap();
+    until(&alice, |event| {
+        matches!(
+            event,
+            ServiceEvent::Connection(ConnectionState::Offline { reason: None })
+        )
+    })
+    .await;
+    alice.shutdown().await;
+    assert!(alice.contacts().await.is_err());
+    bob.shutdown().await;
+}
