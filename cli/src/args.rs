@@ -140,6 +140,8 @@ pub(crate) enum Command {
         #[arg(long)]
         mark_verified: bool,
     },
+    /// Measure a relay (or NATS JetStream) under load.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]

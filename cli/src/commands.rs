@@ -212,6 +212,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut client = open(&home)?;
             crate::chat::run(&mut client, &to, json).await
         }
+        Command::Bench(args) => crate::bench::run(args, json).await,
         Command::Group(command) => group(&home, command, json).await,
         Command::Groups => {
             let client = open(&home)?;

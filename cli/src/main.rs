@@ -6,12 +6,14 @@
 //!
 //! # Layout
 //! - `args`: the command line (clap).
+//! - `bench`: `hush bench`, the load generator (against a relay or NATS JetStream).
 //! - `commands`: one function per subcommand.
 //! - `chat`: the interactive chat loop.
 //! - `output`: human and JSON rendering.
 //! - `secrets`: the passphrase (environment or prompt).
 
 mod args;
+mod bench;
 mod chat;
 mod commands;
 mod output;

@@ -111,19 +111,41 @@ fn x3dh(c: &mut Criterion) {
     );
 }
 
-fn group(c: &mut Criterion) {
-    let mut rng = StdRng::seed_from_u64(3);
-    let id = [7u8; 16];
-    let mut sender = GroupSession::new(&mut rng, id);
-    let mut receiver = GroupSession::new(&mut rng, id);
-    for _ in 0..99 {
-        let member = IdentityKeyPair::generate(&mut rng).public();
-        let other = GroupSession::new(&mut rng, id);
+/// A sender's group session with `members - 1` other members (each with a chain installed).
+fn sender_with(rng: &mut StdRng, id: [u8; 16], members: usize) -> GroupSession {
+    let mut sender = GroupSession::new(rng, id);
+    for _ in 1..members {
+        let member = IdentityKeyPair::generate(rng).public();
+        let other = GroupSession::new(rng, id);
         sender.add_member(&member);
         sender
             .add_distribution(&member, &other.own_distribution())
             .unwrap();
     }
+    sender
+}
+
+fn group(c: &mut Criterion) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let id = [7u8; 16];
+    // One ciphertext for the whole group: the cost must not grow with the member count.
+    let mut large = sender_with(&mut rng, id, 1000);
+    c.bench_function(
+        "group encrypt 256 B for 1000 members (one ciphertext)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    large
+                        .encrypt(&mut rng, black_box(&MESSAGE))
+                        .unwrap()
+                        .to_bytes(),
+                )
+            });
+        },
+    );
+    drop(large);
+    let mut sender = sender_with(&mut rng, id, 100);
+    let mut receiver = GroupSession::new(&mut rng, id);
     let sender_identity = IdentityKeyPair::generate(&mut rng).public();
     receiver.add_member(&sender_identity);
     receiver

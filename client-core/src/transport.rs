@@ -155,18 +155,22 @@ fn close_reason(error: quinn::ConnectionError) -> TransportError {
     }
 }
 
+async fn resolve(address: &RelayAddress) -> Result<SocketAddr, TransportError> {
+    tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::lookup_host((address.host.as_str(), address.port)),
+    )
+    .await
+    .map_err(|_| TransportError::Unreachable(format!("resolving {} timed out", address.host)))?
+    .map_err(|e| TransportError::Unreachable(format!("resolving {}: {e}", address.host)))?
+    .next()
+    .ok_or_else(|| TransportError::Unreachable(format!("{} has no address", address.host)))
+}
+
 impl RelayConnection {
     /// Connects to `address` and authenticates.
     pub async fn connect(address: &RelayAddress, login: Login<'_>) -> Result<Self, TransportError> {
-        let target = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio::net::lookup_host((address.host.as_str(), address.port)),
-        )
-        .await
-        .map_err(|_| TransportError::Unreachable(format!("resolving {} timed out", address.host)))?
-        .map_err(|e| TransportError::Unreachable(format!("resolving {}: {e}", address.host)))?
-        .next()
-        .ok_or_else(|| TransportError::Unreachable(format!("{} has no address", address.host)))?;
+        let target = resolve(address).await?;
         let bind: SocketAddr = if target.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
         } else {
@@ -174,6 +178,28 @@ impl RelayConnection {
         };
         let endpoint = quinn::Endpoint::client(bind)
             .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        Self::establish(endpoint, target, address, login).await
+    }
+
+    /// Connects to `address` through a caller-provided client `endpoint` (one UDP socket) and
+    /// authenticates. Many connections can share one endpoint — a load generator holding
+    /// thousands of connections needs this to stay within file-descriptor limits. The
+    /// endpoint must be able to reach the relay (same address family).
+    pub async fn connect_on(
+        endpoint: &quinn::Endpoint,
+        address: &RelayAddress,
+        login: Login<'_>,
+    ) -> Result<Self, TransportError> {
+        let target = resolve(address).await?;
+        Self::establish(endpoint.clone(), target, address, login).await
+    }
+
+    async fn establish(
+        endpoint: quinn::Endpoint,
+        target: SocketAddr,
+        address: &RelayAddress,
+        login: Login<'_>,
+    ) -> Result<Self, TransportError> {
         let (verifier, mismatch) = PinnedKey::new(address.pin);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)

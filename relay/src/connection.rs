@@ -241,7 +241,12 @@ impl Session {
                 }
                 Ok(write_frame(control, &RelayFrame::Unsubscribed).await)
             }
-            Event::Wake => Ok(true),
+            Event::Wake => {
+                if let Some(subscribed) = &mut self.subscribed {
+                    subscribed.window.woken();
+                }
+                Ok(true)
+            }
             Event::Ephemeral(Some(delivery)) => {
                 Ok(write_frame(control, &RelayFrame::Ephemeral(delivery)).await)
             }
@@ -378,34 +383,39 @@ impl Session {
         }
     }
 
-    /// Sends whatever the subscribed mailbox has queued and the window has room for.
+    /// Sends whatever the subscribed mailbox has queued and the window has room for. Reads
+    /// the store only when the window says something changed (a wake-up or an ack), and then
+    /// queue entries without payloads; payloads are loaded for what is sent.
     async fn pump(&mut self, control: &mut quinn::SendStream) -> Result<(), Close> {
         let Some(subscribed) = &mut self.subscribed else {
             return Ok(());
         };
-        if !subscribed.window.has_room() && subscribed.window.in_flight() > 0 {
-            return Ok(());
-        }
-        let head = self
-            .shared
-            .store()
-            .queue(&subscribed.mailbox, subscribed.window.fetch_limit())
-            .map_err(|e| Close::from_error(&RelayError::from(e)))?;
-        let pump = subscribed.window.pump(head);
-        for delivery in pump.deliveries {
-            if !write_frame(control, &RelayFrame::Deliver(delivery)).await {
-                return Err(Close {
-                    code: ErrorCode::Unavailable,
-                    reason: "stream gone".into(),
-                });
+        let store = self.shared.store();
+        let storage = |e| Close::from_error(&RelayError::from(e));
+        let gone = || Close {
+            code: ErrorCode::Unavailable,
+            reason: "stream gone".into(),
+        };
+        // Loops only when a chosen entry vanished before its payload was read.
+        while let Some(fetch) = subscribed.window.fetch() {
+            let entries = store
+                .queue_entries(&subscribed.mailbox, fetch.after, fetch.limit)
+                .map_err(storage)?;
+            let pump = subscribed.window.pump(fetch, entries);
+            for entry in pump.deliveries {
+                // Acked elsewhere or expired between the scan and this read: not in flight.
+                let Some(delivery) = store.delivery(&entry.id).map_err(storage)? else {
+                    subscribed.window.vanished(&entry.id);
+                    continue;
+                };
+                if !write_frame(control, &RelayFrame::Deliver(delivery)).await {
+                    return Err(gone());
+                }
+                metrics::counter!(crate::metrics::DELIVERIES_TOTAL).increment(1);
             }
-            metrics::counter!(crate::metrics::DELIVERIES_TOTAL).increment(1);
-        }
-        if pump.drained && !write_frame(control, &RelayFrame::Drained).await {
-            return Err(Close {
-                code: ErrorCode::Unavailable,
-                reason: "stream gone".into(),
-            });
+            if pump.drained && !write_frame(control, &RelayFrame::Drained).await {
+                return Err(gone());
+            }
         }
         Ok(())
     }

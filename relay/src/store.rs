@@ -107,6 +107,15 @@ pub struct QueuedEnvelope {
     pub delivery: Delivery,
 }
 
+/// A queue entry without its payload: enough to decide what to deliver next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// Arrival order within the relay.
+    pub seq: u64,
+    /// The envelope.
+    pub id: EnvelopeId,
+}
+
 /// Totals over everything stored (for the pending gauges).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PendingTotals {
@@ -143,6 +152,19 @@ pub trait EnvelopeStore: Send + Sync + 'static {
 
     /// The first `limit` envelopes in a mailbox's queue, oldest first.
     fn queue(&self, mailbox: &MailboxId, limit: usize) -> Result<Vec<QueuedEnvelope>, StoreError>;
+
+    /// Up to `limit` entries of a mailbox's queue, oldest first, with a sequence number above
+    /// `after` (from the head when `None`) — ids only, no payloads, so a delivery window can
+    /// look at its queue cheaply on every ack.
+    fn queue_entries(
+        &self,
+        mailbox: &MailboxId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError>;
+
+    /// What to deliver for a stored envelope; `None` once it is deleted.
+    fn delivery(&self, id: &EnvelopeId) -> Result<Option<Delivery>, StoreError>;
 
     /// Removes an envelope from a mailbox's queue; the last recipient's ack deletes it. The
     /// id is remembered until `remember_until` so that a late retry by the sender is not

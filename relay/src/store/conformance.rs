@@ -207,6 +207,47 @@ pub(super) fn queue_is_in_arrival_order(store: &dyn RelayStore) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 }
 
+pub(super) fn queue_entries_page_without_payloads(store: &dyn RelayStore) {
+    let (a, b) = (mailbox(store, 1), mailbox(store, 2));
+    for n in [4u8, 2, 6] {
+        store.insert(envelope(n, &[a], 10, 1000), QUOTA).unwrap();
+    }
+    store.insert(envelope(8, &[b], 10, 1000), QUOTA).unwrap();
+    let all = store.queue_entries(&a, None, 10).unwrap();
+    let ids: Vec<_> = all.iter().map(|e| e.id).collect();
+    assert_eq!(ids, queued_ids(store, &a), "same order as the full queue");
+    let seqs: Vec<u64> = store.queue(&a, 10).unwrap().iter().map(|q| q.seq).collect();
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
+    let after_first = store.queue_entries(&a, Some(all[0].seq), 10).unwrap();
+    assert_eq!(after_first, all[1..].to_vec(), "after a sequence number");
+    assert_eq!(
+        store.queue_entries(&a, None, 2).unwrap(),
+        all[..2].to_vec(),
+        "limit"
+    );
+    assert!(
+        store
+            .queue_entries(&a, Some(all[2].seq), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .queue_entries(&a, Some(u64::MAX), 10)
+            .unwrap()
+            .is_empty()
+    );
+    let delivery = store.delivery(&all[0].id).unwrap().unwrap();
+    assert_eq!((delivery.id, delivery.stored_at), (all[0].id, 10));
+    assert_eq!(delivery.payload, vec![4u8; 10]);
+    store.ack(&a, &all[0].id, 50).unwrap();
+    assert_eq!(
+        store.delivery(&all[0].id).unwrap(),
+        None,
+        "deleted by the last ack"
+    );
+}
+
 pub(super) fn ttl_expiry(store: &dyn RelayStore) {
     let (a, b) = (mailbox(store, 1), mailbox(store, 2));
     store.insert(envelope(1, &[a, b], 10, 100), QUOTA).unwrap();
@@ -339,6 +380,7 @@ conformance_tests!(
     quota_counts_and_bytes,
     unknown_recipient_stores_nothing,
     queue_is_in_arrival_order,
+    queue_entries_page_without_payloads,
     ttl_expiry,
     mailboxes_are_one_per_key,
     prekeys_are_handed_out_once,

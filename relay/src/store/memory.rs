@@ -9,7 +9,7 @@ use hush_protocol::{
 
 use super::{
     AckOutcome, ClaimOutcome, Directory, EnvelopeStore, InsertOutcome, MailboxUsage, NewEnvelope,
-    PendingTotals, QueuedEnvelope, Quota, StoreError, SweepOutcome,
+    PendingTotals, QueueEntry, QueuedEnvelope, Quota, StoreError, SweepOutcome,
 };
 
 /// Everything in memory behind one lock. Nothing survives the process.
@@ -163,6 +163,34 @@ impl EnvelopeStore for MemoryStore {
             });
         }
         Ok(out)
+    }
+
+    fn queue_entries(
+        &self,
+        mailbox: &MailboxId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        let from = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(seq) => seq + 1,
+        };
+        let inner = self.lock();
+        Ok(inner
+            .queues
+            .range((*mailbox, from)..=(*mailbox, u64::MAX))
+            .take(limit)
+            .map(|((_, seq), id)| QueueEntry { seq: *seq, id: *id })
+            .collect())
+    }
+
+    fn delivery(&self, id: &EnvelopeId) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.lock().envelopes.get(id).map(|envelope| Delivery {
+            id: *id,
+            stored_at: envelope.stored_at,
+            payload: envelope.payload.clone(),
+        }))
     }
 
     fn ack(

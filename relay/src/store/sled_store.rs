@@ -38,7 +38,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::{
     AckOutcome, ClaimOutcome, Directory, EnvelopeStore, InsertOutcome, MailboxUsage, NewEnvelope,
-    PendingTotals, QueuedEnvelope, Quota, StoreError, SweepOutcome,
+    PendingTotals, QueueEntry, QueuedEnvelope, Quota, StoreError, SweepOutcome,
 };
 
 const KIND_ENVELOPE: u8 = 0;
@@ -340,6 +340,42 @@ impl EnvelopeStore for SledStore {
             });
         }
         Ok(out)
+    }
+
+    fn queue_entries(
+        &self,
+        mailbox: &MailboxId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
+        let from = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(seq) => seq + 1,
+        };
+        let start = join(&[mailbox.as_bytes(), &from.to_be_bytes()]);
+        let end = join(&[mailbox.as_bytes(), &u64::MAX.to_be_bytes()]);
+        let mut out = Vec::new();
+        for item in self.queues.range(start..=end).take(limit) {
+            let (key, id_bytes) = item.map_err(backend)?;
+            let seq = u64_from(key.get(16..).unwrap_or_default())?;
+            let id = EnvelopeId::from_slice(&id_bytes)
+                .ok_or_else(|| StoreError::Corrupt("queue entry is not an id".into()))?;
+            out.push(QueueEntry { seq, id });
+        }
+        Ok(out)
+    }
+
+    fn delivery(&self, id: &EnvelopeId) -> Result<Option<Delivery>, StoreError> {
+        let Some(raw) = self.envelopes.get(id.as_bytes()).map_err(backend)? else {
+            return Ok(None);
+        };
+        let body: EnvelopeBody = decode(&raw)?;
+        Ok(Some(Delivery {
+            id: *id,
+            stored_at: body.stored_at,
+            payload: body.payload,
+        }))
     }
 
     fn ack(
