@@ -932,6 +932,22 @@ pub fn fingerprint(identity: &PublicIdentity) -> String {
         .join(" ")
 }
 
+/// An alias for someone new: the name they go by (control characters removed; none that starts
+/// like a username or group), else `contact-<id>`, made unique against `taken` with `-2`, `-3`, ….
+pub(crate) fn unique_alias(wanted: Option<&str>, mailbox: &MailboxId, taken: &[String]) -> String {
+    let base = wanted
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|w| !w.trim().is_empty() && !w.starts_with(['@', '#']))
+        .unwrap_or_else(|| short_alias(mailbox));
+    if !taken.contains(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|a| !taken.contains(a))
+        .unwrap_or(base)
+}
+
 pub(crate) fn short_alias(mailbox: &MailboxId) -> String {
     let hex = mailbox.to_string();
     format!("contact-{}", hex.get(..8).unwrap_or(&hex))

@@ -390,19 +390,7 @@ impl Client {
             {
                 continue;
             }
-            let base = if member.name.trim().is_empty() || member.name.starts_with(['@', '#']) {
-                super::short_alias(&member.mailbox)
-            } else {
-                member.name.clone()
-            };
-            let alias = if taken.contains(&base) {
-                (2..)
-                    .map(|n| format!("{base}-{n}"))
-                    .find(|a| !taken.contains(a))
-                    .unwrap_or(base)
-            } else {
-                base
-            };
+            let alias = super::unique_alias(Some(&member.name), &member.mailbox, &taken);
             taken.push(alias.clone());
             let contact = Contact {
                 mailbox: member.mailbox,

@@ -530,6 +530,30 @@ mod tests {
     }
 
     #[test]
+    fn aliases_for_new_people_are_clean_and_unique() {
+        use crate::client::unique_alias;
+        let mailbox = MailboxId::from_bytes([0xab; 16]);
+        let taken = vec!["bob".to_owned(), "bob-2".to_owned()];
+        assert_eq!(unique_alias(Some("bob"), &mailbox, &taken), "bob-3");
+        assert_eq!(unique_alias(Some("carol"), &mailbox, &taken), "carol");
+        // Terminal escapes in a name a peer chose do not reach the alias.
+        assert_eq!(
+            unique_alias(Some("ev\u{1b}[2Jil"), &mailbox, &taken),
+            "ev[2Jil"
+        );
+        for odd in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("@admin"),
+            Some("#team"),
+            Some("\u{7}"),
+        ] {
+            assert_eq!(unique_alias(odd, &mailbox, &taken), "contact-abababab");
+        }
+    }
+
+    #[test]
     fn leaving_owner_hands_the_group_on_and_size_is_limited() {
         let (alice, bob, carol) = (person(1), person(2), person(3));
         let state = created(&alice, &[&bob, &carol]);

@@ -10,7 +10,7 @@ use super::records::{
     Contact, ConversationId, ConversationSettings, Direction, MAX_SESSIONS_PER_CONTACT, Message,
     SessionRecord, Status, message_key,
 };
-use super::{Client, ClientError, now_ms, rng, short_alias};
+use super::{Client, ClientError, now_ms, rng};
 use crate::content::{Body, Content, GroupId, MessageId, SealedPayload};
 use crate::directory::{identity_from_wire, identity_to_wire};
 use crate::identity::PublicIdentity;
@@ -899,20 +899,8 @@ impl Client {
     }
 
     fn free_alias(&self, wanted: Option<&str>, mailbox: &MailboxId) -> Result<String, ClientError> {
-        let base = wanted
-            .filter(|w| !w.trim().is_empty() && !w.starts_with(['@', '#']))
-            .map_or_else(
-                || short_alias(mailbox),
-                |w| w.chars().filter(|c| !c.is_control()).collect(),
-            );
         let taken: Vec<String> = self.contacts()?.into_iter().map(|c| c.alias).collect();
-        if !taken.contains(&base) {
-            return Ok(base);
-        }
-        Ok((2..)
-            .map(|n| format!("{base}-{n}"))
-            .find(|a| !taken.contains(a))
-            .unwrap_or(base))
+        Ok(super::unique_alias(wanted, mailbox, &taken))
     }
 
     /// Turns the delivery receipts collected while receiving into outbox entries (one per
