@@ -38,6 +38,9 @@ pub enum ErrorCode {
     InvalidRequest,
     /// The client speaks a protocol version this relay does not.
     UnsupportedVersion,
+    /// No such blob for this mailbox: never created, expired, already released, or this
+    /// mailbox is not one of its recipients (the relay does not say which).
+    UnknownBlob,
     /// A code this build does not know.
     Other(u16),
 }
@@ -59,6 +62,7 @@ impl From<u16> for ErrorCode {
             12 => Self::NoPrekeys,
             13 => Self::InvalidRequest,
             14 => Self::UnsupportedVersion,
+            15 => Self::UnknownBlob,
             other => Self::Other(other),
         }
     }
@@ -81,6 +85,7 @@ impl From<ErrorCode> for u16 {
             ErrorCode::NoPrekeys => 12,
             ErrorCode::InvalidRequest => 13,
             ErrorCode::UnsupportedVersion => 14,
+            ErrorCode::UnknownBlob => 15,
             ErrorCode::Other(other) => other,
         }
     }

@@ -7,6 +7,9 @@
 //!   client sends `Ack`.
 //! - **Request streams**: every other request opens its own bidirectional stream, sends one
 //!   request frame and reads one response frame.
+//! - **Blob streams**: an upload (`UploadBlob`, then `BlobChunk`s) or a download
+//!   (`DownloadBlob`, answered by `BlobStatus` and `BlobChunk`s) has a stream of its own, so
+//!   chat never waits behind a file.
 //!
 //! See `docs/protocol.md` for the full flows.
 
@@ -15,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::directory::{PrekeyBundle, PrekeyUpload, Signature, UsernameRecord};
 use crate::envelope::{Delivery, Envelope};
 use crate::error::ErrorFrame;
-use crate::ids::{EnvelopeId, MailboxId};
+use crate::ids::{BlobId, EnvelopeId, MailboxId};
 
 /// Client → relay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,48 @@ pub enum ClientFrame {
         /// The name to look up.
         username: String,
     },
+    /// Request: announce a blob to be uploaded (or ask how far an upload got). Answered by
+    /// `BlobStatus`. Repeating it with the same values is how an uploader resumes.
+    CreateBlob {
+        /// Chosen at random by the uploader.
+        id: BlobId,
+        /// Total ciphertext bytes (see [`crate::limits::blob_chunk_count`]).
+        size: u64,
+        /// The mailboxes that may download it; once each has confirmed with `BlobFetched`
+        /// the relay deletes it. 1 to [`crate::limits::MAX_RECIPIENTS`], no duplicates.
+        recipients: Vec<MailboxId>,
+        /// How long the relay keeps it, in seconds; `0` means the relay's default, larger
+        /// values are capped at its maximum.
+        ttl_secs: u32,
+    },
+    /// Blob stream, first frame: the uploader sends chunks `first_chunk..` as `BlobChunk`
+    /// frames, in order, then finishes the stream. `first_chunk` is at most the
+    /// `chunks_stored` of the last `BlobStatus`.
+    UploadBlob {
+        /// The blob, as created with `CreateBlob`.
+        id: BlobId,
+        /// Index of the first chunk that follows.
+        first_chunk: u32,
+    },
+    /// Blob stream: one chunk of a blob (upload: client → relay).
+    BlobChunk {
+        /// Exactly [`crate::limits::BLOB_CHUNK_LEN`] bytes, except for the blob's last chunk.
+        data: Vec<u8>,
+    },
+    /// Blob stream, only frame: download chunks `first_chunk..` of a blob this mailbox is a
+    /// recipient of. The relay answers `BlobStatus`, then the chunks, then finishes.
+    DownloadBlob {
+        /// The blob.
+        id: BlobId,
+        /// Index of the first chunk wanted.
+        first_chunk: u32,
+    },
+    /// Request: this mailbox has the whole blob; the relay may forget it for this recipient
+    /// (and deletes it after the last one). Answered by `BlobReleased`.
+    BlobFetched {
+        /// The blob.
+        id: BlobId,
+    },
 }
 
 /// Relay → client.
@@ -126,4 +171,25 @@ pub enum RelayFrame {
     /// Any failure. On the control stream before authentication, or for a malformed frame,
     /// the relay closes the connection after sending it.
     Error(ErrorFrame),
+    /// Response to `CreateBlob` and to the end of an upload; first frame of a download.
+    BlobStatus {
+        /// The blob.
+        id: BlobId,
+        /// Total ciphertext bytes.
+        size: u64,
+        /// How many chunks, from the first, the relay holds durably.
+        chunks_stored: u32,
+        /// Every chunk is stored: recipients can download it.
+        complete: bool,
+    },
+    /// Blob stream: one chunk of a blob (download: relay → client).
+    BlobChunk {
+        /// Exactly [`crate::limits::BLOB_CHUNK_LEN`] bytes, except for the blob's last chunk.
+        data: Vec<u8>,
+    },
+    /// Response to `BlobFetched`.
+    BlobReleased {
+        /// The blob.
+        id: BlobId,
+    },
 }

@@ -1,8 +1,9 @@
 //! Opaque 128-bit identifiers.
 //!
-//! Both are random: a [`MailboxId`] is chosen by the relay when a mailbox is created, an
-//! [`EnvelopeId`] by the sender (so a retry of the same envelope is recognised and stored once).
-//! Neither says anything about who owns it.
+//! All are random: a [`MailboxId`] is chosen by the relay when a mailbox is created, an
+//! [`EnvelopeId`] by the sender (so a retry of the same envelope is recognised and stored once),
+//! a [`BlobId`] by the uploader (so an interrupted upload can be resumed). None says anything
+//! about who owns it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -71,6 +72,10 @@ id_type!(
 id_type!(
     /// One envelope, chosen at random by its sender.
     EnvelopeId
+);
+id_type!(
+    /// One blob (an encrypted file), chosen at random by its uploader.
+    BlobId
 );
 
 #[cfg(test)]

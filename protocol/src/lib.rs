@@ -27,7 +27,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`ids`]: [`MailboxId`], [`EnvelopeId`] — 128-bit opaque identifiers.
+//! - [`ids`]: [`MailboxId`], [`EnvelopeId`], [`BlobId`] — 128-bit opaque identifiers.
 //! - [`envelope`]: [`Envelope`] (what a sender hands the relay) and [`Delivery`] (what a
 //!   recipient gets).
 //! - [`directory`]: prekey bundles and usernames, the shapes of the relay's directories.
@@ -65,4 +65,4 @@ pub use directory::{
 pub use envelope::{Delivery, Envelope};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frame::{ClientFrame, RelayFrame};
-pub use ids::{EnvelopeId, MailboxId};
+pub use ids::{BlobId, EnvelopeId, MailboxId};

@@ -7,7 +7,8 @@ use hush_protocol::codec::{
 };
 use hush_protocol::limits::MAX_FRAME_LEN;
 use hush_protocol::{
-    ClientFrame, Delivery, Envelope, EnvelopeId, ErrorCode, ErrorFrame, MailboxId, RelayFrame,
+    BlobId, ClientFrame, Delivery, Envelope, EnvelopeId, ErrorCode, ErrorFrame, MailboxId,
+    RelayFrame,
 };
 use proptest::prelude::*;
 
@@ -49,6 +50,20 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 identity_key,
             }
         }),
+        (
+            any::<[u8; 16]>(),
+            any::<u64>(),
+            prop::collection::vec(mailbox_id(), 0..20),
+            any::<u32>()
+        )
+            .prop_map(|(id, size, recipients, ttl_secs)| ClientFrame::CreateBlob {
+                id: BlobId::from_bytes(id),
+                size,
+                recipients,
+                ttl_secs,
+            }),
+        prop::collection::vec(any::<u8>(), 0..4096)
+            .prop_map(|data| ClientFrame::BlobChunk { data }),
     ]
 }
 
@@ -66,6 +81,14 @@ fn relay_frame() -> impl Strategy<Value = RelayFrame> {
             })
     };
     prop_oneof![
+        (any::<[u8; 16]>(), any::<u64>(), any::<u32>(), any::<bool>()).prop_map(
+            |(id, size, chunks_stored, complete)| RelayFrame::BlobStatus {
+                id: BlobId::from_bytes(id),
+                size,
+                chunks_stored,
+                complete,
+            }
+        ),
         (any::<u16>(), any::<[u8; 32]>())
             .prop_map(|(version, nonce)| RelayFrame::Challenge { version, nonce }),
         delivery().prop_map(RelayFrame::Deliver),

@@ -63,6 +63,23 @@ const CLIENT_VECTORS: &[(&str, &str)] = &[
         ),
     ),
     ("lookup_username", "000000050a03626f62"),
+    (
+        "create_blob",
+        concat!(
+            "0000002c0bb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1fc290001000111111111111111111111111111",
+            "111111fc803a0900",
+        ),
+    ),
+    (
+        "upload_blob",
+        "000000120cb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b103",
+    ),
+    ("blob_chunk", "000000070d056368756e6b"),
+    (
+        "download_blob",
+        "000000120eb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b100",
+    ),
+    ("blob_fetched", "000000110fb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"),
 ];
 
 const RELAY_VECTORS: &[(&str, &str)] = &[
@@ -108,6 +125,15 @@ const RELAY_VECTORS: &[(&str, &str)] = &[
         ),
     ),
     ("error", "0000000f0c030c6d61696c626f782066756c6c"),
+    (
+        "blob_status",
+        "000000180db1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1fc290001000100",
+    ),
+    ("blob_chunk", "000000070e056368756e6b"),
+    (
+        "blob_released",
+        "000000110fb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1",
+    ),
 ];
 
 fn check<T>(samples: Vec<(&'static str, T)>, vectors: &[(&str, &str)])

@@ -2,12 +2,17 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use hush_protocol::{
-    ClientFrame, Delivery, Envelope, EnvelopeId, ErrorCode, ErrorFrame, IdentityKeys, MailboxId,
-    OneTimePrekey, PrekeyBundle, PrekeyUpload, RelayFrame, Signature, SignedPrekey, UsernameRecord,
+    BlobId, ClientFrame, Delivery, Envelope, EnvelopeId, ErrorCode, ErrorFrame, IdentityKeys,
+    MailboxId, OneTimePrekey, PrekeyBundle, PrekeyUpload, RelayFrame, Signature, SignedPrekey,
+    UsernameRecord,
 };
 
 pub(crate) fn mailbox() -> MailboxId {
     MailboxId::from_bytes([0x11; 16])
+}
+
+pub(crate) fn blob_id() -> BlobId {
+    BlobId::from_bytes([0xb1; 16])
 }
 
 pub(crate) fn envelope_id() -> EnvelopeId {
@@ -93,6 +98,36 @@ pub(crate) fn client_frames() -> Vec<(&'static str, ClientFrame)> {
                 username: "bob".into(),
             },
         ),
+        (
+            "create_blob",
+            ClientFrame::CreateBlob {
+                id: blob_id(),
+                size: 65_577,
+                recipients: vec![mailbox()],
+                ttl_secs: 604_800,
+            },
+        ),
+        (
+            "upload_blob",
+            ClientFrame::UploadBlob {
+                id: blob_id(),
+                first_chunk: 3,
+            },
+        ),
+        (
+            "blob_chunk",
+            ClientFrame::BlobChunk {
+                data: b"chunk".to_vec(),
+            },
+        ),
+        (
+            "download_blob",
+            ClientFrame::DownloadBlob {
+                id: blob_id(),
+                first_chunk: 0,
+            },
+        ),
+        ("blob_fetched", ClientFrame::BlobFetched { id: blob_id() }),
     ]
 }
 
@@ -156,5 +191,21 @@ pub(crate) fn relay_frames() -> Vec<(&'static str, RelayFrame)> {
             "error",
             RelayFrame::Error(ErrorFrame::new(ErrorCode::QuotaExceeded, "mailbox full")),
         ),
+        (
+            "blob_status",
+            RelayFrame::BlobStatus {
+                id: blob_id(),
+                size: 65_577,
+                chunks_stored: 1,
+                complete: false,
+            },
+        ),
+        (
+            "blob_chunk",
+            RelayFrame::BlobChunk {
+                data: b"chunk".to_vec(),
+            },
+        ),
+        ("blob_released", RelayFrame::BlobReleased { id: blob_id() }),
     ]
 }
