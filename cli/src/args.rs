@@ -64,6 +64,9 @@ pub(crate) enum Command {
         /// Keep receiving for up to this many seconds after the queue is empty.
         #[arg(long, default_value_t = 0)]
         wait: u64,
+        /// Resume uploads at most this fast, in bytes per second (suffixes K, M, G).
+        #[arg(long, value_parser = parse_rate)]
+        limit_rate: Option<u64>,
     },
     /// Stay connected and print messages as they arrive.
     Listen,
@@ -132,6 +135,34 @@ pub(crate) enum Command {
         /// `on` or `off`.
         setting: String,
     },
+    /// Send a file (up to the relay's limit, 1 GiB by default) to a contact or #group.
+    SendFile {
+        /// Contact alias, @username, mailbox id, or #group.
+        to: String,
+        /// The file.
+        path: PathBuf,
+        /// Text shown with it.
+        #[arg(long)]
+        caption: Option<String>,
+        /// Upload at most this fast, in bytes per second (suffixes K, M, G: 500K, 2M).
+        #[arg(long, value_parser = parse_rate)]
+        limit_rate: Option<u64>,
+    },
+    /// List received files: id, name, size, state.
+    Files {
+        /// Only files from this contact or #group.
+        to: Option<String>,
+    },
+    /// Download, check and save a received file (resuming an interrupted download).
+    Save {
+        /// The file's id (from `hush files`; a unique prefix is enough).
+        id: String,
+        /// Where to save it: a file path, or a directory (default: the current directory).
+        path: Option<PathBuf>,
+        /// Download at most this fast, in bytes per second (suffixes K, M, G: 500K, 2M).
+        #[arg(long, value_parser = parse_rate)]
+        limit_rate: Option<u64>,
+    },
     /// Show the safety number with a contact.
     Verify {
         /// Contact alias, @username or mailbox id.
@@ -192,4 +223,43 @@ pub(crate) enum GroupCommand {
         /// The group.
         name: String,
     },
+}
+
+/// A rate like `500K`, `2M`, `1G` or `65536` (bytes per second; K = 1024).
+pub(crate) fn parse_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let factor: u64 = match unit {
+        'B' => 1,
+        'K' => 1024,
+        'M' => 1024 * 1024,
+        'G' => 1024 * 1024 * 1024,
+        _ => return Err(format!("{text:?}: use a number with K, M or G")),
+    };
+    let value: f64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a rate like 500K or 2M"))?;
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("{text:?} must be more than zero"));
+    }
+    Ok((value * factor as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("2M"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_rate("500k"), Ok(500 * 1024));
+        assert_eq!(parse_rate("1.5K"), Ok(1536));
+        assert_eq!(parse_rate("4096"), Ok(4096));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("3X").is_err());
+    }
 }

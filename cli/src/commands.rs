@@ -149,13 +149,22 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Sync { wait } => {
+        Command::Sync { wait, limit_rate } => {
             let mut client = open(&home)?;
+            client.set_rate_limit(limit_rate);
+            crate::files::show_progress(&mut client, json);
             let report = client
                 .sync(Duration::from_secs(wait), |client, event| {
                     print_event(client, event, json)
                 })
                 .await?;
+            crate::files::print_uploads(&report.uploads, json);
+            if let Some(error) = &report.upload_error {
+                eprintln!(
+                    "hush: {} file(s) still waiting to upload: {error}",
+                    report.pending_uploads
+                );
+            }
             if let Some(error) = &report.send_error {
                 eprintln!("hush: {} message(s) still queued: {error}", report.queued);
             }
@@ -284,6 +293,29 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             preferences.presence = on_off(&setting)?;
             client.set_preferences(&preferences)?;
             Ok(())
+        }
+        Command::SendFile {
+            to,
+            path,
+            caption,
+            limit_rate,
+        } => {
+            let mut client = open(&home)?;
+            client.set_rate_limit(limit_rate);
+            crate::files::send_file(&mut client, &to, &path, caption.as_deref(), json).await
+        }
+        Command::Files { to } => {
+            let client = open(&home)?;
+            crate::files::list(&client, to.as_deref(), json)
+        }
+        Command::Save {
+            id,
+            path,
+            limit_rate,
+        } => {
+            let mut client = open(&home)?;
+            client.set_rate_limit(limit_rate);
+            crate::files::save(&mut client, &id, path.as_deref(), json).await
         }
         Command::Verify { to, mark_verified } => {
             let client = open(&home)?;

@@ -8,6 +8,7 @@
 //! - `args`: the command line (clap).
 //! - `bench`: `hush bench`, the load generator (against a relay or NATS JetStream).
 //! - `commands`: one function per subcommand.
+//! - `files`: `send-file`, `files` and `save`, with progress bars.
 //! - `chat`: the interactive chat loop.
 //! - `output`: human and JSON rendering.
 //! - `secrets`: the passphrase (environment or prompt).
@@ -16,6 +17,7 @@ mod args;
 mod bench;
 mod chat;
 mod commands;
+mod files;
 mod output;
 mod secrets;
 

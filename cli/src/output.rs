@@ -2,7 +2,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use hush_client_core::{Client, Contact, ConversationId, Direction, Event, Message, Status};
+use hush_client_core::{
+    Client, Contact, ConversationId, Direction, Event, FileInfo, Message, Status,
+};
 use serde_json::{Value, json};
 
 /// RFC 3339 (UTC, milliseconds) of a time in ms since the epoch.
@@ -78,7 +80,58 @@ pub(crate) fn message_json(client: &Client, message: &Message) -> Value {
         "edited": message.edited_at_ms.is_some(),
         "expires_at": message.expires_at_ms.map(rfc3339),
         "reactions": reactions,
+        "file": message.file.as_ref().map(file_json),
     })
+}
+
+/// The `"file"` object of a message that shares a file.
+pub(crate) fn file_json(file: &FileInfo) -> Value {
+    json!({
+        "name": file.name,
+        "size": file.size,
+        "mime": file.mime,
+        "sha256": file.sha256,
+        "state": file.state.as_str(),
+        "saved_to": file.saved_to,
+        "thumbnail": file.thumbnail.is_some(),
+    })
+}
+
+/// A byte count for people: `1.5 MiB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// How a message shows its text: the caption, and the file it shares.
+fn shown_text(message: &Message) -> String {
+    match &message.file {
+        None => message.text.clone(),
+        Some(file) => {
+            let caption = if message.text.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", message.text)
+            };
+            format!(
+                "[file {} ({}, {}) id {}]{caption}",
+                file.name,
+                human_size(file.size),
+                file.state.as_str(),
+                message.id.to_string().get(..12).unwrap_or_default(),
+            )
+        }
+    }
 }
 
 /// One human line for a message.
@@ -110,7 +163,7 @@ pub(crate) fn message_line(client: &Client, message: &Message) -> String {
             };
             format!(
                 "[{when}] {place}{from}: {reply}{}{edited}{reactions}",
-                message.text
+                shown_text(message)
             )
         }
         Direction::Outgoing => {
@@ -123,7 +176,7 @@ pub(crate) fn message_line(client: &Client, message: &Message) -> String {
             };
             format!(
                 "[{when}] me → {conversation}: {reply}{}{edited}{reactions}{mark}",
-                message.text
+                shown_text(message)
             )
         }
     }

@@ -12,6 +12,7 @@
 //!   session state and the envelope id are written in one atomic, durable step; only then is it
 //!   acknowledged. A duplicate delivery is recognised by its envelope id and only acked.
 
+mod files;
 mod group_actions;
 pub mod groups;
 mod receive;
@@ -40,9 +41,15 @@ use crate::safety_number::SafetyNumber;
 use crate::storage_key::KdfParams;
 use crate::transport::{Login, RelayConnection, TransportError};
 
+pub use files::{
+    FileSendOutcome, PART_SUFFIX, ProgressSink, SaveReport, TransferProgress, UploadReport,
+    safe_file_name,
+};
 pub use group_actions::GroupInfo;
 pub use receive::{Event, PRESENCE_FRESH_MS, PushOutcome, SyncReport, is_online};
-pub use records::{Contact, ConversationId, Direction, Message, Preferences, Status};
+pub use records::{
+    Contact, ConversationId, Direction, FileInfo, FileState, Message, Preferences, Status,
+};
 pub use send::SendOutcome;
 
 /// One-time prekeys published at account creation and whenever the relay runs low.
@@ -93,6 +100,13 @@ pub enum ClientError {
     /// A contact's keys failed verification.
     #[error("{0}")]
     Verification(String),
+    /// A local file could not be read or written.
+    #[error("{0}")]
+    File(String),
+    /// A received file failed its checks (a chunk's authentication, or its hash) and was
+    /// refused.
+    #[error("{0}")]
+    FileCorrupt(String),
 }
 
 /// Who can fix an error: decides the CLI's exit code.
@@ -116,7 +130,10 @@ impl ClientError {
             Self::Store(_) => ErrorKind::Usage,
             Self::Transport(TransportError::PinMismatch) => ErrorKind::Crypto,
             Self::Transport(_) => ErrorKind::Network,
-            Self::Invite(InviteError::Identity) | Self::Verification(_) => ErrorKind::Crypto,
+            Self::Invite(InviteError::Identity) | Self::Verification(_) | Self::FileCorrupt(_) => {
+                ErrorKind::Crypto
+            }
+            Self::File(_) => ErrorKind::Usage,
             Self::UnknownContact(_)
             | Self::Invite(_)
             | Self::NoAccount
@@ -164,6 +181,10 @@ pub struct Client {
     /// Receipts collected while receiving, queued as one envelope per sender.
     pub(crate) pending_receipts:
         std::collections::BTreeMap<MailboxId, Vec<(crate::content::MessageId, bool)>>,
+    /// Where file transfers report progress.
+    pub(crate) progress: Option<ProgressSink>,
+    /// File transfer rate limit, bytes per second.
+    pub(crate) rate_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -192,6 +213,8 @@ impl Client {
             account: None,
             home: home.to_path_buf(),
             pending_receipts: Default::default(),
+            progress: None,
+            rate_limit: None,
         })
     }
 
@@ -203,6 +226,8 @@ impl Client {
             account: None,
             home: home.to_path_buf(),
             pending_receipts: Default::default(),
+            progress: None,
+            rate_limit: None,
         })
     }
 
@@ -226,6 +251,8 @@ impl Client {
             account,
             home: home.to_path_buf(),
             pending_receipts: Default::default(),
+            progress: None,
+            rate_limit: None,
         };
         client.purge_expired()?;
         Ok(client)

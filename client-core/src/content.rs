@@ -154,6 +154,13 @@ pub enum Body {
     },
     /// A group change and/or a sender key (sent pairwise).
     Group(crate::client::groups::GroupUpdate),
+    /// A file: where its encrypted blob is and how to open it, with an optional caption.
+    File {
+        /// Blob id, key, size, hash, name, MIME type, thumbnail.
+        file: crate::attachment::FileAttachment,
+        /// Text shown with it.
+        caption: Option<String>,
+    },
 }
 
 impl Content {

@@ -76,6 +76,8 @@
 //! - [`trust`]: trust on first use and the [`IdentityKeyChanged`] event.
 //! - [`pickle`]: the byte form of secret state ([`Pickle`]).
 //! - [`limits`]: every named bound (skip window, sizes, rotation period).
+//! - [`attachment`]: files sealed in chunks under a fresh key ([`attachment::ChunkCipher`]),
+//!   MIME types and thumbnails.
 //!
 //! The client around the cryptography (the only part that does I/O):
 //! - [`client`]: [`Client`] — account, contacts, outbox, sync, history, search.
@@ -95,6 +97,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod attachment;
 mod chain;
 mod cipher;
 pub mod client;
@@ -124,7 +127,8 @@ mod x3dh;
 
 pub use client::{
     AccountInfo, Client, ClientError, Contact, ConversationId, Direction, ErrorKind, Event,
-    GroupInfo, Message, Preferences, SendOutcome, Status, SyncReport,
+    FileInfo, FileSendOutcome, FileState, GroupInfo, Message, Preferences, SaveReport, SendOutcome,
+    Status, SyncReport, TransferProgress, UploadReport,
 };
 pub use content::{GroupId, MessageId};
 pub use identity::{IdentityError, IdentityKeyPair, PublicIdentity, VerifiedIdentity};

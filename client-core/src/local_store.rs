@@ -49,9 +49,13 @@ pub enum Slot {
     Stash = 8,
     /// Per-conversation settings (disappearing timer).
     Conversations = 9,
+    /// Files being uploaded, by message id, until the message sharing them is queued.
+    Uploads = 10,
+    /// Received files' keys and download state, by message id.
+    Files = 11,
 }
 
-const SLOT_NAMES: [&str; 10] = [
+const SLOT_NAMES: [&str; 12] = [
     "account",
     "contacts",
     "sessions",
@@ -62,6 +66,8 @@ const SLOT_NAMES: [&str; 10] = [
     "groups",
     "stash",
     "conversations",
+    "uploads",
+    "files",
 ];
 
 impl Slot {

@@ -4,9 +4,13 @@
 //! ALPN `hush/1`), accepts only the pinned key ([`PinnedKey`]; a mismatch is
 //! [`TransportError::PinMismatch`], never retried), and authenticates the mailbox by signing
 //! the relay's challenge. Requests then run on their own streams; pushes arrive through
-//! [`RelayConnection::next_push`], which is cancel-safe.
+//! [`RelayConnection::next_push`], which is cancel-safe. Files go up and down on blob streams
+//! of their own ([`BlobUpload`], [`BlobDownload`]).
 
+mod blob_stream;
 mod pinning;
+
+pub use blob_stream::{BlobDownload, BlobStatus, BlobUpload};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

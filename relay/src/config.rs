@@ -56,6 +56,16 @@ pub const DEFAULT_MAX_TTL_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_REMEMBER_DELIVERED_SECS: u64 = 2 * 24 * 3600;
 /// Default interval of the TTL sweeper.
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60;
+/// Default largest blob: an encrypted file of 1 GiB of plaintext (1 GiB + chunk overhead).
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = limits::blob_len_for_plaintext(1024 * 1024 * 1024);
+/// Default blob quota per mailbox: bytes of blobs held for it as uploader or recipient
+/// (2 GiB of plaintext + chunk overhead).
+pub const DEFAULT_MAILBOX_MAX_BLOB_BYTES: u64 =
+    limits::blob_len_for_plaintext(2 * 1024 * 1024 * 1024);
+/// Default blob TTL when the uploader asks for none: 7 days.
+pub const DEFAULT_BLOB_TTL_SECS: u64 = 7 * 24 * 3600;
+/// Default longest blob TTL an uploader may ask for: 7 days.
+pub const DEFAULT_BLOB_MAX_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -125,6 +135,10 @@ pub struct LimitsConfig {
     pub delivery_window: usize,
     /// One-time prekeys kept per mailbox.
     pub max_prekeys: usize,
+    /// Largest blob, in ciphertext bytes (at most the protocol's `MAX_BLOB_LEN`).
+    pub max_blob_bytes: u64,
+    /// Bytes of blobs held for one mailbox, as uploader or recipient.
+    pub mailbox_max_blob_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -138,6 +152,8 @@ impl Default for LimitsConfig {
             request_burst: DEFAULT_REQUEST_BURST,
             delivery_window: DEFAULT_DELIVERY_WINDOW,
             max_prekeys: DEFAULT_MAX_PREKEYS,
+            max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            mailbox_max_blob_bytes: DEFAULT_MAILBOX_MAX_BLOB_BYTES,
         }
     }
 }
@@ -152,8 +168,12 @@ pub struct RetentionConfig {
     pub max_ttl_secs: u64,
     /// How long a fully delivered id is remembered to recognise late retries, in seconds.
     pub remember_delivered_secs: u64,
-    /// Interval of the TTL sweeper, in seconds.
+    /// Interval of the TTL sweeper (envelopes and blobs), in seconds.
     pub sweep_interval_secs: u64,
+    /// TTL for blobs whose uploader asks for none, in seconds.
+    pub blob_ttl_secs: u64,
+    /// Longest blob TTL an uploader may ask for, in seconds.
+    pub blob_max_ttl_secs: u64,
 }
 
 impl Default for RetentionConfig {
@@ -163,6 +183,8 @@ impl Default for RetentionConfig {
             max_ttl_secs: DEFAULT_MAX_TTL_SECS,
             remember_delivered_secs: DEFAULT_REMEMBER_DELIVERED_SECS,
             sweep_interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
+            blob_ttl_secs: DEFAULT_BLOB_TTL_SECS,
+            blob_max_ttl_secs: DEFAULT_BLOB_MAX_TTL_SECS,
         }
     }
 }
@@ -270,6 +292,27 @@ impl Config {
                 "must be at least 1 and at most retention.max_ttl_secs",
             );
         }
+        if l.max_blob_bytes == 0 || l.max_blob_bytes > limits::MAX_BLOB_LEN {
+            return invalid(
+                "limits.max_blob_bytes",
+                format!(
+                    "must be 1 to {} (the protocol's limit)",
+                    limits::MAX_BLOB_LEN
+                ),
+            );
+        }
+        if l.mailbox_max_blob_bytes < l.max_blob_bytes {
+            return invalid(
+                "limits.mailbox_max_blob_bytes",
+                "must be at least limits.max_blob_bytes, or no blob of the largest size fits",
+            );
+        }
+        if r.blob_ttl_secs == 0 || r.blob_ttl_secs > r.blob_max_ttl_secs {
+            return invalid(
+                "retention.blob_ttl_secs",
+                "must be at least 1 and at most retention.blob_max_ttl_secs",
+            );
+        }
         if r.sweep_interval_secs == 0 {
             return invalid("retention.sweep_interval_secs", "must be at least 1");
         }
@@ -317,5 +360,28 @@ mod tests {
         assert!(err.contains("limits.max_envelope_bytes"), "{err}");
         let config = Config::parse("[retention]\ndefault_ttl_secs = 99999999\n").unwrap();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn blob_settings_have_defaults_and_bounds() {
+        let config = Config::default();
+        assert_eq!(
+            config.limits.max_blob_bytes,
+            limits::blob_len_for_plaintext(1 << 30)
+        );
+        assert!(config.limits.mailbox_max_blob_bytes >= 2 * config.limits.max_blob_bytes - 64);
+        assert_eq!(config.retention.blob_ttl_secs, 7 * 24 * 3600);
+        assert!(config.retention.blob_ttl_secs < config.retention.default_ttl_secs);
+        let too_big = format!("[limits]\nmax_blob_bytes = {}\n", limits::MAX_BLOB_LEN + 1);
+        let err = Config::parse(&too_big).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("limits.max_blob_bytes"), "{err}");
+        let small_quota = "[limits]\nmailbox_max_blob_bytes = 1000\n";
+        let err = Config::parse(small_quota).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("mailbox_max_blob_bytes"), "{err}");
+        let ttl = "[retention]\nblob_ttl_secs = 10\nblob_max_ttl_secs = 5\n";
+        let err = Config::parse(ttl).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("retention.blob_ttl_secs"), "{err}");
+        let ok = "[limits]\nmax_blob_bytes = 1000\nmailbox_max_blob_bytes = 5000\n[retention]\nblob_ttl_secs = 1\n";
+        Config::parse(ok).unwrap().validate().unwrap();
     }
 }

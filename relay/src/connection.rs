@@ -3,7 +3,9 @@
 //!
 //! The session runs one `select!` loop that owns the control stream's sending half; a small
 //! reader task turns the control stream's receiving half into a channel of frames, so every
-//! branch of the loop is cancel-safe. Each request stream is served by its own task.
+//! branch of the loop is cancel-safe. Each request stream is served by its own task; so is
+//! each blob stream (told apart from a request stream by its first frame), which counts once
+//! against the request rate however many chunks it carries.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{self, Authenticated, ConnectionContext};
+use crate::blob_stream::{self, StreamEnd};
 use crate::delivery::DeliveryWindow;
 use crate::error::RelayError;
 use crate::mailroom::Accepted;
@@ -120,6 +123,7 @@ pub(crate) async fn serve(
             Instant::now(),
         ),
         requests: JoinSet::new(),
+        streams: shutdown.child_token(),
     };
     let outcome = session.run(&shutdown).await;
     if let Some(subscribed) = &session.subscribed {
@@ -144,6 +148,8 @@ struct Session {
     subscribed: Option<Subscribed>,
     bucket: TokenBucket,
     requests: JoinSet<Option<Close>>,
+    /// Cancelled when the session ends: blob streams stop and make their files durable.
+    streams: CancellationToken,
 }
 
 impl Session {
@@ -178,6 +184,7 @@ impl Session {
             }
         };
         reader.abort();
+        self.streams.cancel();
         // Let requests already being served answer (a send waiting for durability gets its
         // `Stored`), briefly, then leave.
         let drain = async { while self.requests.join_next().await.is_some() {} };
@@ -258,8 +265,9 @@ impl Session {
                     _ => None,
                 };
                 let shared = self.shared.clone();
+                let stop = self.streams.clone();
                 self.requests
-                    .spawn(serve_request(shared, who, allowed, send, recv));
+                    .spawn(serve_request(shared, who, allowed, send, recv, stop));
                 Ok(true)
             }
             Event::Request(Err(_)) => Ok(false),
@@ -483,14 +491,16 @@ async fn recv_ephemeral(rx: Option<&mut mpsc::Receiver<Delivery>>) -> Option<Del
     }
 }
 
-/// Serves one request stream: one frame in, one frame out. Returns a close when the peer broke
-/// the protocol (the whole connection ends).
+/// Serves one request stream: one frame in, one frame out — or a blob stream, when the first
+/// frame is `UploadBlob` or `DownloadBlob`. Returns a close when the peer broke the protocol
+/// (the whole connection ends).
 async fn serve_request(
     shared: Arc<Shared>,
     who: Option<Authenticated>,
     allowed: bool,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
+    stop: CancellationToken,
 ) -> Option<Close> {
     let frame = match read_frame::<ClientFrame>(&mut recv).await {
         Ok(Some(frame)) => frame,
@@ -505,6 +515,27 @@ async fn serve_request(
             return Some(close);
         }
     };
+    if let ClientFrame::UploadBlob { .. } | ClientFrame::DownloadBlob { .. } = frame {
+        let end = if !allowed {
+            StreamEnd::Refused(RelayError::RateLimited)
+        } else {
+            match (who, frame) {
+                (None, _) => StreamEnd::Refused(RelayError::Unauthorized(
+                    "authenticate on the control stream first",
+                )),
+                (Some(who), ClientFrame::UploadBlob { id, first_chunk }) => {
+                    blob_stream::upload(&shared, who.mailbox(), id, first_chunk, &mut recv, &stop)
+                        .await
+                }
+                (Some(who), ClientFrame::DownloadBlob { id, first_chunk }) => {
+                    blob_stream::download(&shared, who.mailbox(), id, first_chunk, &mut send, &stop)
+                        .await
+                }
+                (Some(_), _) => StreamEnd::Finished,
+            }
+        };
+        return finish_blob_stream(end, send).await;
+    }
     let result = if !allowed {
         Err(RelayError::RateLimited)
     } else {
@@ -529,6 +560,40 @@ async fn serve_request(
         if close.is_some() {
             let _ = tokio::time::timeout(CLOSE_LINGER, send.stopped()).await;
         }
+    }
+    close
+}
+
+/// Writes a blob stream's last frame and ends the stream.
+async fn finish_blob_stream(end: StreamEnd, mut send: quinn::SendStream) -> Option<Close> {
+    let (frame, close) = match end {
+        StreamEnd::Answer(frame) => (Some(frame), None),
+        StreamEnd::Refused(error) => {
+            metrics::counter!(crate::metrics::ERRORS_TOTAL, "code" => format!("{:?}", error.code()))
+                .increment(1);
+            let close = error.closes_connection().then(|| Close::from_error(&error));
+            (Some(RelayFrame::Error(error.to_frame())), close)
+        }
+        StreamEnd::Broken(ReadFailure::Gone) => return None,
+        StreamEnd::Broken(failure) => {
+            let close = read_failure_close(failure);
+            let frame = RelayFrame::Error(ErrorFrame::new(close.code, close.reason.clone()));
+            (Some(frame), Some(close))
+        }
+        StreamEnd::Finished => (None, None),
+        StreamEnd::Reset => {
+            let _ = send.reset(ErrorCode::Unavailable.close_code().into());
+            return None;
+        }
+    };
+    if let Some(frame) = frame
+        && !write_frame(&mut send, &frame).await
+    {
+        return close;
+    }
+    let _ = send.finish();
+    if close.is_some() {
+        let _ = tokio::time::timeout(CLOSE_LINGER, send.stopped()).await;
     }
     close
 }
@@ -623,6 +688,47 @@ async fn answer(
                 .ok_or(RelayError::UnknownUsername)?;
             Ok(RelayFrame::UsernameFound(record))
         }
+        ClientFrame::CreateBlob {
+            id,
+            size,
+            recipients,
+            ttl_secs,
+        } => {
+            let mut status = shared.blobroom.create(
+                unix_now(),
+                mailbox,
+                id,
+                size,
+                recipients.clone(),
+                ttl_secs,
+            )?;
+            if matches!(
+                status,
+                RelayFrame::BlobStatus {
+                    complete: false,
+                    ..
+                }
+            ) {
+                shared.blobroom.stop_upload(id).await;
+                status =
+                    shared
+                        .blobroom
+                        .create(unix_now(), mailbox, id, size, recipients, ttl_secs)?;
+            }
+            durable().await?;
+            Ok(status)
+        }
+        ClientFrame::BlobFetched { id } => {
+            let blobroom = shared.blobroom.clone();
+            let released = tokio::task::spawn_blocking(move || blobroom.release(&mailbox, &id))
+                .await
+                .map_err(|_| RelayError::Unavailable("storage failure".into()))??;
+            durable().await?;
+            Ok(released)
+        }
+        ClientFrame::BlobChunk { .. } => Err(RelayError::Malformed(
+            "a BlobChunk must follow UploadBlob on its stream".into(),
+        )),
         ClientFrame::Hello { .. }
         | ClientFrame::Authenticate { .. }
         | ClientFrame::CreateMailbox { .. }

@@ -2,6 +2,7 @@
 
 use hush_protocol::{ErrorCode, ErrorFrame};
 
+use crate::blob::QuotaHolder;
 use crate::store::StoreError;
 
 /// Why a request was refused. Every variant maps to one wire [`ErrorCode`]; messages never
@@ -51,6 +52,22 @@ pub enum RelayError {
     /// A protocol version this relay does not speak.
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u16),
+    /// A blob quota (the sender's or a recipient's) has no room for the blob.
+    #[error("{}", blob_quota_message(*.0))]
+    BlobQuotaExceeded(QuotaHolder),
+    /// No such blob for this mailbox (never created, expired, released, not a recipient, or
+    /// not complete yet) — the relay does not say which.
+    #[error("no such blob for this mailbox")]
+    UnknownBlob,
+}
+
+fn blob_quota_message(holder: QuotaHolder) -> &'static str {
+    match holder {
+        QuotaHolder::Sender => {
+            "your blob quota on this relay is full: wait until recipients fetch your files or they expire"
+        }
+        QuotaHolder::Recipient => "a recipient's blob quota on this relay is full; try again later",
+    }
 }
 
 impl RelayError {
@@ -71,6 +88,8 @@ impl RelayError {
             Self::NoPrekeys => ErrorCode::NoPrekeys,
             Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            Self::BlobQuotaExceeded(_) => ErrorCode::QuotaExceeded,
+            Self::UnknownBlob => ErrorCode::UnknownBlob,
         }
     }
 

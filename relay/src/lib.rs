@@ -13,6 +13,10 @@
 //! - `connection` (private): one client connection's control and request streams.
 //! - [`mailroom`]: the store-and-forward rules without I/O (send, ack, sweep).
 //! - [`delivery`]: per-connection flow control of deliveries, without I/O.
+//! - [`blob`]: the blob rules without I/O (create, quota, upload cursor, release).
+//! - [`blobroom`]: the blob store — metadata and files under the rules; sweep, reconcile.
+//! - [`blob_files`]: blob bytes on disk, one file per blob; one writer per blob.
+//! - `blob_stream` (private): serving upload and download streams chunk by chunk.
 //! - [`store`]: the storage traits, the sled store and the in-memory store.
 //! - [`durability`]: group commit — concurrent sends share one fsync.
 //! - [`subscribers`]: which connection receives each mailbox's deliveries now.
@@ -26,6 +30,10 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod blob;
+pub mod blob_files;
+mod blob_stream;
+pub mod blobroom;
 pub mod cli;
 pub mod config;
 mod connection;

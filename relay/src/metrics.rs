@@ -29,6 +29,25 @@ pub const FLUSHES_TOTAL: &str = "hush_relay_flushes_total";
 /// Histogram: requests answered per durability barrier.
 pub const FLUSH_BATCH_SIZE: &str = "hush_relay_flush_batch_size";
 
+/// Gauge: blobs held (metadata records, complete or not).
+pub const BLOBS: &str = "hush_relay_blobs";
+/// Gauge: bytes of blob files on disk.
+pub const BLOB_BYTES: &str = "hush_relay_blob_bytes";
+/// Counter: blob chunk bytes accepted from uploaders (a resumed upload counts only what it
+/// sent again).
+pub const BLOB_BYTES_RECEIVED_TOTAL: &str = "hush_relay_blob_bytes_received_total";
+/// Counter: blob chunk bytes sent to downloaders.
+pub const BLOB_BYTES_SENT_TOTAL: &str = "hush_relay_blob_bytes_sent_total";
+/// Counter: blobs deleted, labelled by `reason`: `fetched` (every recipient released it) or
+/// `expired` (TTL).
+pub const BLOBS_DELETED_TOTAL: &str = "hush_relay_blobs_deleted_total";
+
+/// Sets the blob gauges.
+pub fn record_blobs(blobs: u64, bytes: u64) {
+    metrics::gauge!(BLOBS).set(blobs as f64);
+    metrics::gauge!(BLOB_BYTES).set(bytes as f64);
+}
+
 /// Sets the pending gauges from the store's totals.
 pub fn record_pending(totals: crate::store::PendingTotals) {
     metrics::gauge!(ENVELOPES_PENDING).set(totals.envelopes as f64);
@@ -49,8 +68,13 @@ pub fn install_exporter(
         DELIVERIES_TOTAL,
         ACKS_TOTAL,
         ENVELOPES_EXPIRED_TOTAL,
+        BLOB_BYTES_RECEIVED_TOTAL,
+        BLOB_BYTES_SENT_TOTAL,
     ] {
         metrics::counter!(name).absolute(0);
+    }
+    for reason in ["fetched", "expired"] {
+        metrics::counter!(BLOBS_DELETED_TOTAL, "reason" => reason).absolute(0);
     }
     metrics::gauge!(CONNECTIONS).set(0.0);
     Ok(async move {

@@ -2,7 +2,8 @@
 //!
 //! [`Relay::bind`] opens everything from a [`Config`]; [`Relay::from_parts`] takes an already
 //! built store and socket, which is how tests run a relay on `127.0.0.1:0` with the in-memory
-//! store. [`Relay::run`] serves until its shutdown token is cancelled, then stops accepting,
+//! store. Blob files always go to `config.server.data_dir/blobs` (set `data_dir` to a temporary
+//! directory in tests that upload blobs). [`Relay::run`] serves until its shutdown token is cancelled, then stops accepting,
 //! lets in-flight requests finish briefly, closes connections, and makes everything durable.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -16,6 +17,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::blob::BlobRules;
+use crate::blob_files::{BLOBS_DIR, BlobFiles};
+use crate::blobroom::Blobroom;
 use crate::config::Config;
 use crate::durability::GroupCommit;
 use crate::mailroom::{Mailroom, Rules};
@@ -72,6 +76,7 @@ pub enum StartError {
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub(crate) mailroom: Mailroom,
+    pub(crate) blobroom: Blobroom,
     pub(crate) subscribers: Subscribers,
     pub(crate) commit: GroupCommit,
     pub(crate) relay_pin: [u8; 32],
@@ -113,6 +118,10 @@ impl Relay {
 
     /// Builds a relay from a store, an identity and a bound socket. Must be called inside a
     /// Tokio runtime.
+    ///
+    /// Blob files live in `config.server.data_dir/blobs`; files there that the store has no
+    /// metadata for are deleted now (start-up reconciliation), so every relay needs a data dir
+    /// of its own.
     pub fn from_parts(
         config: Config,
         store: Arc<dyn RelayStore>,
@@ -147,9 +156,21 @@ impl Relay {
             port: listen.port(),
             pin: identity.pin(),
         };
+        let files = Arc::new(BlobFiles::new(config.server.data_dir.join(BLOBS_DIR)));
+        let blobroom = Blobroom::new(store.clone(), files, BlobRules::from_config(&config));
+        let reconciled = blobroom.reconcile()?;
+        if reconciled.records_dropped + reconciled.files_deleted + reconciled.files_truncated > 0 {
+            tracing::warn!(
+                dropped = reconciled.records_dropped,
+                deleted = reconciled.files_deleted,
+                truncated = reconciled.files_truncated,
+                "blob files reconciled with their metadata"
+            );
+        }
         let (commit, committer) = GroupCommit::start(store.clone());
         crate::metrics::record_pending(store.pending());
         let shared = Arc::new(Shared {
+            blobroom,
             mailroom: Mailroom::new(store, Rules::from_config(&config)),
             subscribers: Subscribers::default(),
             commit,
@@ -271,6 +292,17 @@ async fn sweeper(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
             Ok(Err(error)) => tracing::error!(%error, "sweep failed"),
             Err(error) => tracing::error!(%error, "sweep task failed"),
+        }
+        let blobroom = shared.blobroom.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || blobroom.sweep(unix_now(), SWEEP_BATCH)).await;
+        match swept {
+            Ok(Ok(expired)) if expired > 0 => {
+                tracing::info!(expired, "deleted blobs past their TTL");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "blob sweep failed"),
+            Err(error) => tracing::error!(%error, "blob sweep task failed"),
         }
     }
 }

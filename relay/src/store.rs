@@ -1,9 +1,10 @@
-//! Storage: what the relay keeps, behind two small traits.
+//! Storage: what the relay keeps, behind three small traits.
 //!
 //! [`EnvelopeStore`] holds envelopes and the per-mailbox queues that point at them;
-//! [`Directory`] holds mailboxes, prekey bundles and usernames. Both have a durable
-//! implementation on sled ([`SledStore`]) and an in-memory one ([`MemoryStore`]) for tests;
-//! both pass the same conformance tests.
+//! [`Directory`] holds mailboxes, prekey bundles and usernames; [`BlobStore`] holds blob
+//! metadata and per-mailbox blob usage (the blob bytes are files, see
+//! [`crate::blob_files`]). Each has a durable implementation on sled ([`SledStore`]) and an
+//! in-memory one ([`MemoryStore`]) for tests; both pass the same conformance tests.
 //!
 //! The store applies the storage rules atomically (the quota check and the insert are one step;
 //! an ack and, for the last recipient, the delete are one step), so the rules hold under any
@@ -14,9 +15,15 @@ mod memory;
 mod sled_store;
 
 #[cfg(test)]
+mod blob_conformance;
+#[cfg(test)]
 mod conformance;
 
-use hush_protocol::{Delivery, EnvelopeId, MailboxId, PrekeyBundle, PrekeyUpload, UsernameRecord};
+use hush_protocol::{
+    BlobId, Delivery, EnvelopeId, MailboxId, PrekeyBundle, PrekeyUpload, UsernameRecord,
+};
+
+use crate::blob::{BlobRecord, NewBlob, QuotaHolder};
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
@@ -245,7 +252,76 @@ pub trait Directory: Send + Sync + 'static {
     fn lookup_username(&self, username: &str) -> Result<Option<UsernameRecord>, StoreError>;
 }
 
-/// Everything the relay needs from storage.
-pub trait RelayStore: EnvelopeStore + Directory {}
+/// What [`BlobStore::create_blob`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateBlobOutcome {
+    /// Created now; every charged mailbox's usage grew by its size.
+    Created,
+    /// The same uploader created it before with the same values: this is it, unchanged.
+    Existing(BlobRecord),
+    /// The same uploader created it before with other values; nothing changed.
+    Conflict,
+    /// Another mailbox created a blob with this id; nothing changed.
+    Foreign,
+    /// A recipient has no mailbox here; nothing changed.
+    UnknownMailbox,
+    /// A blob quota would be exceeded; nothing changed.
+    QuotaExceeded(QuotaHolder),
+}
 
-impl<T: EnvelopeStore + Directory> RelayStore for T {}
+/// What [`BlobStore::release_blob`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The mailbox is no longer a recipient; `deleted` when it was the last and the metadata
+    /// is gone (the caller deletes the file).
+    Released {
+        /// The blob's metadata was deleted with this release.
+        deleted: bool,
+    },
+    /// No such blob, or this mailbox is not (or no longer) one of its recipients.
+    NotHeld,
+}
+
+/// Blob metadata and per-mailbox blob usage. The bytes live in files, not here.
+pub trait BlobStore: Send + Sync + 'static {
+    /// Creates a blob's metadata, checking that every recipient exists and that the blob fits
+    /// the blob quota (`quota_bytes`) of every mailbox it is charged to (see
+    /// [`BlobRecord::charged`]) — or, if the id exists, compares with it
+    /// ([`BlobRecord::claim`]). One atomic step.
+    fn create_blob(
+        &self,
+        blob: &NewBlob,
+        quota_bytes: u64,
+    ) -> Result<CreateBlobOutcome, StoreError>;
+
+    /// A blob's metadata.
+    fn blob(&self, id: &BlobId) -> Result<Option<BlobRecord>, StoreError>;
+
+    /// Marks a blob complete; `false` if it no longer exists.
+    fn complete_blob(&self, id: &BlobId) -> Result<bool, StoreError>;
+
+    /// Removes `mailbox` from a blob's remaining recipients, uncharging it; the last one
+    /// deletes the metadata and uncharges everyone. One atomic step.
+    fn release_blob(&self, id: &BlobId, mailbox: &MailboxId) -> Result<ReleaseOutcome, StoreError>;
+
+    /// Deletes a blob's metadata (expiry, or a file lost on disk) and uncharges everyone;
+    /// `false` if it did not exist.
+    fn remove_blob(&self, id: &BlobId) -> Result<bool, StoreError>;
+
+    /// Up to `limit` blobs whose TTL ended at or before `now`, soonest first.
+    fn expired_blobs(&self, now: u64, limit: usize) -> Result<Vec<BlobId>, StoreError>;
+
+    /// Every blob's id (for reconciling with the files at start-up).
+    fn blob_ids(&self) -> Result<Vec<BlobId>, StoreError>;
+
+    /// Bytes of blobs charged to a mailbox.
+    fn blob_usage(&self, mailbox: &MailboxId) -> Result<u64, StoreError>;
+
+    /// How many blobs there are.
+    fn blob_count(&self) -> u64;
+}
+
+/// Everything the relay needs from storage.
+pub trait RelayStore: EnvelopeStore + Directory + BlobStore {}
+
+impl<T: EnvelopeStore + Directory + BlobStore> RelayStore for T {}

@@ -113,6 +113,12 @@ pub struct SyncReport {
     pub queued: usize,
     /// Why the outbox could not be emptied, if it could not.
     pub send_error: Option<String>,
+    /// Files whose upload finished (resumed) during this sync.
+    pub uploads: Vec<super::files::UploadReport>,
+    /// Files still waiting to be uploaded.
+    pub pending_uploads: usize,
+    /// Why an upload could not be finished, if one could not.
+    pub upload_error: Option<String>,
 }
 
 /// What a push means for the loop that receives it.
@@ -163,6 +169,8 @@ impl Client {
     ) -> Result<SyncReport, ClientError> {
         let mut connection = self.connect().await?;
         let mut report = SyncReport::default();
+        self.resume_uploads_into(&connection, &mut report).await?;
+        self.release_saved(&connection).await;
         self.flush_into(&connection, &mut report).await?;
         connection.subscribe().await?;
         let mut deadline: Option<tokio::time::Instant> = None;
@@ -227,6 +235,30 @@ impl Client {
     pub async fn flush_pending(&mut self, connection: &RelayConnection) -> Result<(), ClientError> {
         let mut report = SyncReport::default();
         self.flush_into(connection, &mut report).await
+    }
+
+    /// Resumes recorded uploads; errors that retrying may fix (and files that can no longer
+    /// be sent) are reported, not returned.
+    pub(crate) async fn resume_uploads_into(
+        &mut self,
+        connection: &RelayConnection,
+        report: &mut SyncReport,
+    ) -> Result<(), ClientError> {
+        let (uploads, error) = self.resume_uploads(connection).await;
+        report.uploads.extend(uploads);
+        report.pending_uploads = self.pending_uploads()?;
+        match error {
+            None => Ok(()),
+            Some(ClientError::Transport(error)) if error.is_transient() => {
+                report.upload_error = Some(error.to_string());
+                Ok(())
+            }
+            Some(error @ (ClientError::File(_) | ClientError::InvalidInput(_))) => {
+                report.upload_error = Some(error.to_string());
+                Ok(())
+            }
+            Some(error) => Err(error),
+        }
     }
 
     pub(crate) async fn flush_into(
@@ -593,7 +625,41 @@ impl Client {
                     status: Status::Received,
                     recipients: Vec::new(),
                     reactions: Vec::new(),
+                    file: None,
                 };
+                self.store.put_in(batch, Slot::Messages, &key, &message)?;
+                self.store
+                    .put_in(batch, Slot::MessageIndex, &message.id.0, &key)?;
+                if self.wants_receipts(&conversation)? {
+                    self.pending_receipts
+                        .entry(sender)
+                        .or_default()
+                        .push((message.id, false));
+                }
+                events.push(Event::Message(message));
+            }
+            Body::File { file, caption } => {
+                if self.message_by_id(batch, &content.message_id)?.is_some() {
+                    return Ok(());
+                }
+                let key = message_key(&conversation, self.store.next_seq()?);
+                let mut message = Message {
+                    id: content.message_id,
+                    conversation,
+                    direction: Direction::Incoming,
+                    sender: Some(sender),
+                    text: caption.unwrap_or_default(),
+                    reply_to: None,
+                    sent_at_ms: content.sent_at_ms,
+                    received_at_ms: now,
+                    edited_at_ms: None,
+                    expires_at_ms: self.expiry_for(&conversation, now)?,
+                    status: Status::Received,
+                    recipients: Vec::new(),
+                    reactions: Vec::new(),
+                    file: None,
+                };
+                self.incoming_file_message(batch, &mut message, file)?;
                 self.store.put_in(batch, Slot::Messages, &key, &message)?;
                 self.store
                     .put_in(batch, Slot::MessageIndex, &message.id.0, &key)?;

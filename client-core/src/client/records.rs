@@ -130,6 +130,85 @@ pub struct Message {
     pub recipients: Vec<(MailboxId, Status)>,
     /// Reactions: who reacted with what.
     pub reactions: Vec<(Option<MailboxId>, String)>,
+    /// The file it shares (its `text` is then the caption).
+    pub file: Option<FileInfo>,
+}
+
+/// A file shared by a message: what the user sees of it (its key stays in the store).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The sender's name for it.
+    pub name: String,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// MIME type.
+    pub mime: String,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Where it is.
+    pub state: FileState,
+    /// For images: a small JPEG preview.
+    pub thumbnail: Option<Vec<u8>>,
+    /// Where it was saved on this device.
+    pub saved_to: Option<String>,
+}
+
+/// Where a shared file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FileState {
+    /// Outgoing: being uploaded (or waiting to resume).
+    Uploading,
+    /// Outgoing: on the relay; the message sharing it is sent.
+    Uploaded,
+    /// Incoming: on the relay, not downloaded yet.
+    Available,
+    /// Incoming: partly downloaded; `hush save` resumes.
+    Partial,
+    /// Incoming: downloaded, checked and saved.
+    Saved,
+    /// Incoming: refused: it failed authentication or its hash did not match.
+    Corrupt,
+    /// Incoming: no longer on the relay (expired).
+    Expired,
+}
+
+impl FileState {
+    /// The name used in JSON and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploading => "uploading",
+            Self::Uploaded => "uploaded",
+            Self::Available => "available",
+            Self::Partial => "partial",
+            Self::Saved => "saved",
+            Self::Corrupt => "corrupt",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A file being uploaded, kept until the message sharing it is in the outbox.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct UploadRecord {
+    /// The history entry (key in `Messages`).
+    pub(crate) message_key: Vec<u8>,
+    pub(crate) conversation: ConversationId,
+    pub(crate) path: String,
+    pub(crate) attachment: crate::attachment::FileAttachment,
+    pub(crate) caption: Option<String>,
+    pub(crate) recipients: Vec<MailboxId>,
+    pub(crate) sent_at_ms: u64,
+}
+
+/// A received file's secrets and download state.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    pub(crate) attachment: crate::attachment::FileAttachment,
+    /// The partial download in progress (`<destination>.hush-part`) and its destination.
+    pub(crate) partial: Option<(String, String)>,
+    /// Saved, but the relay was not told yet (`BlobFetched`).
+    pub(crate) release_pending: bool,
 }
 
 impl Message {

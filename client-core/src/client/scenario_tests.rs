@@ -27,13 +27,9 @@ fn relay() -> Relay {
     let store: Arc<dyn RelayStore> = Arc::new(MemoryStore::new());
     let identity = RelayIdentity::load_or_create(dir.path()).unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let relay = hush_relay::Relay::from_parts(
-        hush_relay::Config::default(),
-        store.clone(),
-        &identity,
-        socket,
-    )
-    .unwrap();
+    let mut config = hush_relay::Config::default();
+    config.server.data_dir = dir.path().to_path_buf();
+    let relay = hush_relay::Relay::from_parts(config, store.clone(), &identity, socket).unwrap();
     let address = relay.address().clone();
     let stop = CancellationToken::new();
     tokio::spawn(relay.run(stop.clone()));

@@ -81,7 +81,7 @@ impl Client {
         self.send_queued(connection, message).await
     }
 
-    async fn send_queued(
+    pub(crate) async fn send_queued(
         &mut self,
         connection: &RelayConnection,
         message: Message,
@@ -120,12 +120,23 @@ impl Client {
 
     /// Builds the content of an outgoing message.
     pub(crate) fn content(&self, body: Body) -> Result<(Content, Vec<u8>), ClientError> {
-        let account = self.account()?;
         let id =
             MessageId::random().ok_or_else(|| ClientError::InvalidInput("no randomness".into()))?;
+        self.content_with_id(id, now_ms(), body)
+    }
+
+    /// Builds the content of an outgoing message whose id and time are already fixed (a file
+    /// whose history entry was written before its upload).
+    pub(crate) fn content_with_id(
+        &self,
+        id: MessageId,
+        sent_at_ms: u64,
+        body: Body,
+    ) -> Result<(Content, Vec<u8>), ClientError> {
+        let account = self.account()?;
         let content = Content {
             message_id: id,
-            sent_at_ms: now_ms(),
+            sent_at_ms,
             sender_name: account.record.name.clone(),
             body,
         };
@@ -227,6 +238,7 @@ impl Client {
             status: Status::Queued,
             recipients: recipients.iter().map(|r| (*r, Status::Queued)).collect(),
             reactions: Vec::new(),
+            file: None,
         };
         let mut batch = self.store.batch();
         self.store

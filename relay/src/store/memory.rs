@@ -1,5 +1,7 @@
 //! The in-memory store: the reference semantics, used by tests.
 
+mod blobs;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -31,6 +33,9 @@ struct Inner {
     usernames: HashMap<String, UsernameRecord>,
     username_owners: HashMap<MailboxId, String>,
     totals: PendingTotals,
+    blobs: HashMap<hush_protocol::BlobId, crate::blob::BlobRecord>,
+    blob_usage: HashMap<MailboxId, u64>,
+    blob_expiry: BTreeSet<(u64, hush_protocol::BlobId)>,
 }
 
 struct StoredEnvelope {

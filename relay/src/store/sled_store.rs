@@ -14,6 +14,9 @@
 //! | `prekeys` | mailbox ‖ 0 / mailbox ‖ 1 ‖ seq | identity + signed prekey / one one-time prekey |
 //! | `usernames` | name | username record |
 //! | `username_owners` | mailbox | name |
+//! | `blobs` | blob id | uploader, size, recipients, remaining recipients, TTL, complete |
+//! | `blob_usage` | mailbox | bytes of blobs charged to it (BE u64) |
+//! | `blob_expiry` | deadline (BE) ‖ blob id | empty |
 //!
 //! The mutable per-envelope state lives in `remaining`, apart from the payload, so an ack never
 //! rewrites the payload. Every multi-tree change is one sled transaction.
@@ -22,6 +25,8 @@
 //! sled's own `flush` ends in `sync_file_range`, which is not a durability barrier (sled issue
 //! #1452), so [`SledStore::flush`] follows it with `fdatasync` on every file of the database and
 //! an `fsync` of its directories.
+
+mod blobs;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -90,6 +95,10 @@ pub struct SledStore {
     usernames: Tree,
     username_owners: Tree,
     totals: Mutex<PendingTotals>,
+    blobs: Tree,
+    blob_usage: Tree,
+    blob_expiry: Tree,
+    blob_count: std::sync::atomic::AtomicU64,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -155,6 +164,10 @@ impl SledStore {
             usernames: tree("usernames")?,
             username_owners: tree("username_owners")?,
             totals: Mutex::new(PendingTotals::default()),
+            blobs: tree("blobs")?,
+            blob_usage: tree("blob_usage")?,
+            blob_expiry: tree("blob_expiry")?,
+            blob_count: std::sync::atomic::AtomicU64::new(0),
             dir: dir.to_path_buf(),
             db,
         };
@@ -166,6 +179,10 @@ impl SledStore {
             totals.bytes += state.payload_len;
         }
         *store.lock_totals() = totals;
+        store.blob_count.store(
+            store.blobs.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(store)
     }
 

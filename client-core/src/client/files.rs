@@ -1,0 +1,945 @@
+//! Files: encrypted, chunked, resumable uploads and checked, resumable downloads.
+//!
+//! Sending a file: the relay is asked first (`CreateBlob`: size and quota limits answer before
+//! anything is read), then the file is hashed, the history entry and an upload record are saved
+//! together, and the chunks are sealed and uploaded straight from the file. Once the relay holds
+//! every chunk, the message sharing the file (blob id, key, size, hash, name, type, thumbnail)
+//! goes into the outbox like any other. An interrupted upload stays recorded; the next
+//! [`Client::resume_uploads`] (every `sync`) asks the relay how far it got and sends only the
+//! rest.
+//!
+//! Saving a file: chunks are downloaded, opened and written to `<destination>.hush-part` as they
+//! arrive (never the whole file in memory). An interrupted download resumes from the whole
+//! chunks already written. The SHA-256 is checked before the part file is renamed to its
+//! destination; any chunk that fails authentication, or a wrong hash, refuses the file. Then the
+//! relay is told (`BlobFetched`), so it can delete the blob once every recipient has it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use hush_protocol::limits::BLOB_CHUNK_PLAINTEXT_LEN;
+use hush_protocol::{BlobId, ErrorCode};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::records::{
+    ConversationId, Direction, FileInfo, FileRecord, FileState, Message, Status, UploadRecord,
+    message_key,
+};
+use super::send::SendOutcome;
+use super::{Client, ClientError, now_ms, rng};
+use crate::attachment::preview;
+use crate::attachment::{AttachmentError, ChunkCipher, ChunkLayout, FileAttachment, FileKey};
+use crate::content::{Body, MessageId};
+use crate::local_store::Slot;
+use crate::transport::{RelayConnection, TransportError};
+
+/// How far a transfer got, for progress displays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferProgress {
+    /// The file's name.
+    pub name: String,
+    /// Upload or download.
+    pub direction: Direction,
+    /// Plaintext bytes done, including those done before a resume.
+    pub done: u64,
+    /// Plaintext bytes in all.
+    pub total: u64,
+}
+
+/// Where progress reports go (set with [`Client::set_progress`]).
+pub type ProgressSink = Box<dyn FnMut(&TransferProgress) + Send + Sync>;
+
+/// What one upload did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadReport {
+    /// The message sharing the file.
+    pub message: MessageId,
+    /// The file's name.
+    pub name: String,
+    /// Plaintext bytes the relay already had when this upload (re)started.
+    pub resumed_from: u64,
+    /// Ciphertext bytes sent this time.
+    pub sent_bytes: u64,
+    /// Plaintext bytes of the file.
+    pub size: u64,
+}
+
+/// What [`Client::send_file`] did.
+#[derive(Debug)]
+pub enum FileSendOutcome {
+    /// Uploaded, and the message sharing it handed to the relay (or queued behind others).
+    Sent {
+        /// The message, as in the history.
+        message: Message,
+        /// The upload.
+        upload: UploadReport,
+    },
+    /// Not sent now (the relay is unreachable, or the upload was cut off); `hush sync`
+    /// resumes it.
+    Queued {
+        /// The message, as in the history.
+        message: Message,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What [`Client::save_file`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveReport {
+    /// The message sharing the file (updated: state `Saved`).
+    pub message: Message,
+    /// Where the file is now.
+    pub path: PathBuf,
+    /// Plaintext bytes already downloaded before this run.
+    pub resumed_from: u64,
+    /// Ciphertext bytes downloaded this time.
+    pub downloaded_bytes: u64,
+}
+
+/// Extension of a partial download next to its destination.
+pub const PART_SUFFIX: &str = ".hush-part";
+
+fn file_error(path: &Path, error: std::io::Error) -> ClientError {
+    ClientError::File(format!("{}: {error}", path.display()))
+}
+
+fn random_blob_id() -> Result<BlobId, ClientError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| ClientError::InvalidInput("no randomness".into()))?;
+    Ok(BlobId::from_bytes(bytes))
+}
+
+/// SHA-256 of the first `len` bytes of `path`; an error if it has fewer.
+fn hash_prefix(path: &Path, len: u64) -> Result<Sha256, ClientError> {
+    let mut file = File::open(path).map_err(|e| file_error(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = Zeroizing::new(vec![0u8; 1 << 20]);
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let Some(slice) = buf.get_mut(..want) else {
+            break;
+        };
+        file.read_exact(slice).map_err(|e| file_error(path, e))?;
+        hasher.update(&*slice);
+        left -= want as u64;
+    }
+    Ok(hasher)
+}
+
+/// A file name from a peer made safe to use as one path component.
+pub fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+    let mut cleaned = if cleaned.is_empty() {
+        "file".to_owned()
+    } else {
+        cleaned
+    };
+    while cleaned.len() > 200 {
+        cleaned.pop();
+    }
+    cleaned
+}
+
+/// Maps a relay refusal at `CreateBlob` to an error the sender understands.
+fn create_refusal(error: TransportError, size: u64) -> ClientError {
+    match &error {
+        TransportError::Refused(frame) if frame.code == ErrorCode::TooLarge => {
+            ClientError::InvalidInput(format!(
+                "the file is too large for the relay ({size} bytes): {}",
+                frame.message
+            ))
+        }
+        TransportError::Refused(frame) if frame.code == ErrorCode::QuotaExceeded => {
+            ClientError::InvalidInput(format!(
+                "no room on the relay for this file: {}",
+                frame.message
+            ))
+        }
+        _ => error.into(),
+    }
+}
+
+/// Keeps a transfer at or under a rate: after each chunk, waits until the bytes so far are due.
+struct Pace {
+    start: tokio::time::Instant,
+    bytes: u64,
+    rate: Option<u64>,
+}
+
+impl Pace {
+    fn new(rate: Option<u64>) -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            bytes: 0,
+            rate: rate.filter(|r| *r > 0),
+        }
+    }
+
+    async fn after(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        if let Some(rate) = self.rate {
+            let due = std::time::Duration::from_secs_f64(self.bytes as f64 / rate as f64);
+            tokio::time::sleep_until(self.start + due).await;
+        }
+    }
+}
+
+impl Client {
+    /// Limits file transfers to about `bytes_per_sec` (`None`: as fast as the link allows).
+    pub fn set_rate_limit(&mut self, bytes_per_sec: Option<u64>) {
+        self.rate_limit = bytes_per_sec;
+    }
+
+    /// Where transfer progress is reported (`None`: nowhere).
+    pub fn set_progress(&mut self, sink: Option<ProgressSink>) {
+        self.progress = sink;
+    }
+
+    fn report_progress(&mut self, name: &str, direction: Direction, done: u64, total: u64) {
+        if let Some(sink) = self.progress.as_mut() {
+            sink(&TransferProgress {
+                name: name.to_owned(),
+                direction,
+                done,
+                total,
+            });
+        }
+    }
+
+    /// Sends a file to a contact or `#group`, with an optional caption.
+    ///
+    /// The relay's size and quota limits are checked before the file is read. When the relay
+    /// cannot be reached, or the upload is cut off, the file waits (as an upload record) for
+    /// the next `sync`, which resumes where the relay's copy ends.
+    pub async fn send_file(
+        &mut self,
+        who: &str,
+        path: &Path,
+        caption: Option<&str>,
+    ) -> Result<FileSendOutcome, ClientError> {
+        let conversation = self.resolve_conversation(who)?;
+        let (recipients, _) = self.conversation_recipients(&conversation)?;
+        if recipients.is_empty() {
+            return Err(ClientError::InvalidInput(
+                "nobody else is in that group".into(),
+            ));
+        }
+        let metadata = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+        if !metadata.is_file() {
+            return Err(ClientError::File(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let path = std::fs::canonicalize(path).map_err(|e| file_error(path, e))?;
+        let name = safe_file_name(&path.file_name().unwrap_or_default().to_string_lossy());
+        let size = metadata.len();
+        let layout = ChunkLayout::new(size);
+        let blob = random_blob_id()?;
+
+        // Limits first: a sender learns the file is too large before anything is read.
+        let connection = match self.connect().await {
+            Ok(connection) => Some(connection),
+            Err(ClientError::Transport(error)) if error.is_transient() => None,
+            Err(error) => return Err(error),
+        };
+        let refusal = match &connection {
+            Some(connection) => connection
+                .create_blob(blob, layout.blob_len(), recipients.clone())
+                .await
+                .err(),
+            None => None,
+        };
+        if let Some(error) = refusal {
+            if let Some(connection) = connection {
+                connection.close().await;
+            }
+            return Err(create_refusal(error, size));
+        }
+
+        let sha256: [u8; 32] = hash_prefix(&path, size)?.finalize().into();
+        let mime = preview::mime_for(&name);
+        let thumbnail = if mime.starts_with("image/") {
+            File::open(&path).ok().and_then(preview::thumbnail)
+        } else {
+            None
+        };
+        let attachment = FileAttachment {
+            blob,
+            key: FileKey::generate(&mut rng()),
+            size,
+            sha256,
+            name: name.clone(),
+            mime,
+            thumbnail,
+        };
+        let (message, id) = self.record_upload(
+            conversation,
+            &path,
+            attachment,
+            caption.map(str::to_owned),
+            recipients,
+        )?;
+
+        let Some(connection) = connection else {
+            return Ok(FileSendOutcome::Queued {
+                message,
+                reason: "the relay is unreachable".into(),
+            });
+        };
+        let outcome = self.finish_one(&connection, &id, false).await;
+        connection.close().await;
+        outcome
+    }
+
+    /// Saves the history entry and the upload record of a new file, atomically.
+    fn record_upload(
+        &self,
+        conversation: ConversationId,
+        path: &Path,
+        attachment: FileAttachment,
+        caption: Option<String>,
+        recipients: Vec<hush_protocol::MailboxId>,
+    ) -> Result<(Message, MessageId), ClientError> {
+        let id =
+            MessageId::random().ok_or_else(|| ClientError::InvalidInput("no randomness".into()))?;
+        let now = now_ms();
+        let key = message_key(&conversation, self.store.next_seq()?);
+        let message = Message {
+            id,
+            conversation,
+            direction: Direction::Outgoing,
+            sender: None,
+            text: caption.clone().unwrap_or_default(),
+            reply_to: None,
+            sent_at_ms: now,
+            received_at_ms: now,
+            edited_at_ms: None,
+            expires_at_ms: self.expiry_for(&conversation, now)?,
+            status: Status::Queued,
+            recipients: recipients.iter().map(|r| (*r, Status::Queued)).collect(),
+            reactions: Vec::new(),
+            file: Some(file_info(&attachment, FileState::Uploading)),
+        };
+        let record = UploadRecord {
+            message_key: key.clone(),
+            conversation,
+            path: path.to_string_lossy().into_owned(),
+            attachment,
+            caption,
+            recipients,
+            sent_at_ms: now,
+        };
+        let mut batch = self.store.batch();
+        self.store
+            .put_in(&mut batch, Slot::Messages, &key, &message)?;
+        self.store
+            .put_in(&mut batch, Slot::MessageIndex, &id.0, &key)?;
+        self.store
+            .put_in(&mut batch, Slot::Uploads, &id.0, &record)?;
+        self.store.commit(batch)?;
+        Ok((message, id))
+    }
+
+    /// Uploads one recorded file (the rest of it) and queues and sends its message.
+    async fn finish_one(
+        &mut self,
+        connection: &RelayConnection,
+        id: &MessageId,
+        verify_source: bool,
+    ) -> Result<FileSendOutcome, ClientError> {
+        let upload = match self.upload(connection, id, verify_source).await {
+            Ok(upload) => upload,
+            Err(ClientError::Transport(error)) if error.is_transient() => {
+                let message = self.message(id)?.ok_or(ClientError::NoAccount)?;
+                return Ok(FileSendOutcome::Queued {
+                    message,
+                    reason: error.to_string(),
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        let message = self.queue_file_message(id)?;
+        match self.send_queued(connection, message).await? {
+            SendOutcome::Stored(message) => Ok(FileSendOutcome::Sent { message, upload }),
+            SendOutcome::Queued { message, reason } => {
+                Ok(FileSendOutcome::Queued { message, reason })
+            }
+        }
+    }
+
+    /// Resumes every recorded upload over `connection` and queues their messages (the caller
+    /// flushes the outbox). Stops at the first error that retrying later may fix.
+    pub async fn resume_uploads(
+        &mut self,
+        connection: &RelayConnection,
+    ) -> (Vec<UploadReport>, Option<ClientError>) {
+        let mut reports = Vec::new();
+        let records = match self.store.scan::<UploadRecord>(Slot::Uploads, b"", false) {
+            Ok(records) => records,
+            Err(error) => return (reports, Some(error.into())),
+        };
+        for (key, _) in records {
+            let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId) else {
+                continue;
+            };
+            let result = match self.upload(connection, &id, true).await {
+                Ok(report) => self.queue_file_message(&id).map(|_| report),
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(report) => reports.push(report),
+                Err(ClientError::File(reason)) => {
+                    // The source is gone or changed: this file cannot be sent as recorded.
+                    if let Err(error) = self.fail_upload(&id) {
+                        return (reports, Some(error));
+                    }
+                    return (reports, Some(ClientError::File(reason)));
+                }
+                Err(error) => return (reports, Some(error)),
+            }
+        }
+        (reports, None)
+    }
+
+    /// Gives up on an upload whose source file is gone or changed.
+    fn fail_upload(&self, id: &MessageId) -> Result<(), ClientError> {
+        let Some(record) = self.store.get::<UploadRecord>(Slot::Uploads, &id.0)? else {
+            return Ok(());
+        };
+        let mut batch = self.store.batch();
+        if let Some(mut message) = self
+            .store
+            .get::<Message>(Slot::Messages, &record.message_key)?
+        {
+            message.status = Status::Failed;
+            for (_, state) in &mut message.recipients {
+                *state = Status::Failed;
+            }
+            self.store
+                .put_in(&mut batch, Slot::Messages, &record.message_key, &message)?;
+        }
+        self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
+        self.store.commit(batch)?;
+        Ok(())
+    }
+
+    /// Uploads the chunks the relay does not have yet.
+    async fn upload(
+        &mut self,
+        connection: &RelayConnection,
+        id: &MessageId,
+        verify_source: bool,
+    ) -> Result<UploadReport, ClientError> {
+        let record = self
+            .store
+            .get::<UploadRecord>(Slot::Uploads, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("no such upload".into()))?;
+        let attachment = &record.attachment;
+        let layout = ChunkLayout::new(attachment.size);
+        let status = connection
+            .create_blob(
+                attachment.blob,
+                layout.blob_len(),
+                record.recipients.clone(),
+            )
+            .await
+            .map_err(|e| create_refusal(e, attachment.size))?;
+        if status.size != layout.blob_len() {
+            return Err(
+                TransportError::Protocol("the relay reports another blob size".into()).into(),
+            );
+        }
+        let chunks = layout.chunks();
+        let first = if status.complete {
+            chunks
+        } else {
+            u64::from(status.chunks_stored).min(chunks)
+        };
+        let path = PathBuf::from(&record.path);
+        let mut report = UploadReport {
+            message: *id,
+            name: attachment.name.clone(),
+            resumed_from: layout.plaintext_offset(first).min(attachment.size),
+            sent_bytes: 0,
+            size: attachment.size,
+        };
+        if first >= chunks {
+            return Ok(report);
+        }
+        if verify_source {
+            // The chunks already on the relay were sealed from the file as it was when it was
+            // hashed; the rest must come from the same bytes.
+            let same_size = std::fs::metadata(&path)
+                .map(|m| m.len() == attachment.size)
+                .unwrap_or(false);
+            let same = same_size
+                && <[u8; 32]>::from(hash_prefix(&path, attachment.size)?.finalize())
+                    == attachment.sha256;
+            if !same {
+                return Err(ClientError::File(format!(
+                    "{} changed or disappeared since it was sent; send it again",
+                    path.display()
+                )));
+            }
+        }
+        let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
+        let mut file = File::open(&path).map_err(|e| file_error(&path, e))?;
+        file.seek(SeekFrom::Start(layout.plaintext_offset(first)))
+            .map_err(|e| file_error(&path, e))?;
+        let first_chunk =
+            u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
+        let mut upload = connection.upload_blob(attachment.blob, first_chunk).await?;
+        let mut buf = Zeroizing::new(vec![0u8; BLOB_CHUNK_PLAINTEXT_LEN]);
+        let name = attachment.name.clone();
+        let mut pace = Pace::new(self.rate_limit);
+        for index in first..chunks {
+            let len = layout
+                .plaintext_chunk_len(index)
+                .map_err(attachment_error)?;
+            let slice = buf
+                .get_mut(..len)
+                .ok_or_else(|| ClientError::InvalidInput("chunk too large".into()))?;
+            file.read_exact(slice).map_err(|e| file_error(&path, e))?;
+            let sealed = cipher
+                .seal(&mut rng(), index, slice)
+                .map_err(attachment_error)?;
+            report.sent_bytes += sealed.len() as u64;
+            let sealed_len = sealed.len() as u64;
+            upload.send_chunk(sealed).await?;
+            pace.after(sealed_len).await;
+            let done = layout.plaintext_offset(index) + len as u64;
+            self.report_progress(&name, Direction::Outgoing, done, attachment.size);
+        }
+        let status = upload.finish().await?;
+        if !status.complete {
+            return Err(
+                TransportError::Closed("the relay did not complete the upload".into()).into(),
+            );
+        }
+        Ok(report)
+    }
+
+    /// The upload is complete: the message sharing the file goes into the outbox, and the
+    /// upload record goes away, atomically.
+    fn queue_file_message(&self, id: &MessageId) -> Result<Message, ClientError> {
+        let record = self
+            .store
+            .get::<UploadRecord>(Slot::Uploads, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("no such upload".into()))?;
+        let mut message = self
+            .store
+            .get::<Message>(Slot::Messages, &record.message_key)?
+            .ok_or_else(|| ClientError::InvalidInput("the message of an upload is gone".into()))?;
+        let (recipients, channel) = self.conversation_recipients(&record.conversation)?;
+        let (_, bytes) = self.content_with_id(
+            *id,
+            record.sent_at_ms,
+            Body::File {
+                file: record.attachment.clone(),
+                caption: record.caption.clone(),
+            },
+        )?;
+        if let Some(file) = message.file.as_mut() {
+            file.state = FileState::Uploaded;
+        }
+        let mut batch = self.store.batch();
+        self.store
+            .put_in(&mut batch, Slot::Messages, &record.message_key, &message)?;
+        self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
+        self.enqueue(
+            &mut batch,
+            recipients,
+            channel,
+            bytes,
+            Some(record.message_key.clone()),
+        )?;
+        self.store.commit(batch)?;
+        Ok(message)
+    }
+
+    /// Files waiting to be uploaded.
+    pub fn pending_uploads(&self) -> Result<usize, ClientError> {
+        Ok(self
+            .store
+            .scan::<UploadRecord>(Slot::Uploads, b"", false)?
+            .len())
+    }
+
+    /// Received files, oldest first; only those of one conversation if `who` is given.
+    pub fn files(&self, who: Option<&str>) -> Result<Vec<Message>, ClientError> {
+        let conversation = who.map(|w| self.resolve_conversation(w)).transpose()?;
+        let mut files = Vec::new();
+        for (key, _) in self.store.scan::<FileRecord>(Slot::Files, b"", false)? {
+            let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId) else {
+                continue;
+            };
+            if let Some(message) = self.message(&id)?
+                && conversation.is_none_or(|c| c == message.conversation)
+            {
+                files.push(message);
+            }
+        }
+        files.sort_by_key(|m| (m.received_at_ms, m.id));
+        Ok(files)
+    }
+
+    /// A received file by its message id, or a unique prefix of it (at least 4 hex digits).
+    pub fn file_message(&self, id: &str) -> Result<Message, ClientError> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ClientError::InvalidInput(format!(
+                "{id:?} is not a file id (see `hush files`)"
+            )));
+        }
+        let mut found = self
+            .files(None)?
+            .into_iter()
+            .filter(|m| m.id.to_string().starts_with(&id));
+        match (found.next(), found.next()) {
+            (Some(message), None) => Ok(message),
+            (None, _) => Err(ClientError::InvalidInput(format!(
+                "no received file with id {id} (see `hush files`)"
+            ))),
+            (Some(_), Some(_)) => Err(ClientError::InvalidInput(format!(
+                "{id} matches several files; give more of the id"
+            ))),
+        }
+    }
+
+    /// Downloads, checks and saves a received file to `dest` (a file path, or a directory to
+    /// put it in; default: the current directory), resuming an interrupted download. The file
+    /// appears at its destination only once its hash is checked.
+    pub async fn save_file(
+        &mut self,
+        id: &str,
+        dest: Option<&Path>,
+    ) -> Result<SaveReport, ClientError> {
+        let message = self.file_message(id)?;
+        let mut record = self
+            .store
+            .get::<FileRecord>(Slot::Files, &message.id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("no such file".into()))?;
+        let attachment = record.attachment.clone();
+        let layout = ChunkLayout::new(attachment.size);
+        let name = safe_file_name(&attachment.name);
+        let target = match dest {
+            None => PathBuf::from(&name),
+            Some(dest) if dest.is_dir() => dest.join(&name),
+            Some(dest) => dest.to_path_buf(),
+        };
+        if target.exists() {
+            return Err(ClientError::File(format!(
+                "{} already exists; choose another path",
+                target.display()
+            )));
+        }
+        let part = PathBuf::from(format!("{}{PART_SUFFIX}", target.display()));
+        let part_key = (
+            part.to_string_lossy().into_owned(),
+            target.to_string_lossy().into_owned(),
+        );
+
+        // Resume from the whole chunks a previous run wrote to the same part file.
+        let chunk = BLOB_CHUNK_PLAINTEXT_LEN as u64;
+        let mut first = 0u64;
+        if record.partial.as_ref() == Some(&part_key)
+            && let Ok(meta) = std::fs::metadata(&part)
+        {
+            first = (meta.len() / chunk).min(layout.chunks());
+            if layout.plaintext_offset(first) > attachment.size {
+                first = attachment.size / chunk;
+            }
+        }
+        let resumed_from = layout.plaintext_offset(first).min(attachment.size);
+        let mut out = open_part(&part)?;
+        out.set_len(resumed_from)
+            .map_err(|e| file_error(&part, e))?;
+        out.seek(SeekFrom::Start(resumed_from))
+            .map_err(|e| file_error(&part, e))?;
+        let mut hasher = hash_prefix(&part, resumed_from)?;
+        record.partial = Some(part_key);
+        self.set_file_state(&message.id, &record, FileState::Partial, None)?;
+
+        let connection = self.connect().await?;
+        let mut downloaded = 0u64;
+        let result = self
+            .download(
+                &connection,
+                &attachment,
+                first,
+                &mut out,
+                &mut hasher,
+                &mut downloaded,
+            )
+            .await;
+        if let Err(error) = result {
+            connection.close().await;
+            let state = match &error {
+                ClientError::FileCorrupt(_) => Some(FileState::Corrupt),
+                ClientError::Transport(TransportError::Refused(frame))
+                    if frame.code == ErrorCode::UnknownBlob =>
+                {
+                    Some(FileState::Expired)
+                }
+                _ => None,
+            };
+            if let Some(state) = state {
+                // Nothing more will come of this part file.
+                drop(out);
+                let _ = std::fs::remove_file(&part);
+                record.partial = None;
+                self.set_file_state(&message.id, &record, state, None)?;
+            }
+            return Err(match error {
+                ClientError::Transport(TransportError::Refused(frame))
+                    if frame.code == ErrorCode::UnknownBlob =>
+                {
+                    ClientError::File(
+                        "the file is no longer on the relay (it expired); ask the sender to send it again"
+                            .into(),
+                    )
+                }
+                ClientError::Transport(error) if error.is_transient() => ClientError::Transport(
+                    TransportError::Closed(format!(
+                        "{error}; run `hush save` again to resume"
+                    )),
+                ),
+                other => other,
+            });
+        }
+        out.sync_all().map_err(|e| file_error(&part, e))?;
+        drop(out);
+        let digest: [u8; 32] = hasher.finalize().into();
+        if digest != attachment.sha256 {
+            let _ = std::fs::remove_file(&part);
+            record.partial = None;
+            self.set_file_state(&message.id, &record, FileState::Corrupt, None)?;
+            connection.close().await;
+            return Err(ClientError::FileCorrupt(
+                "the file's SHA-256 does not match what the sender said: refused".into(),
+            ));
+        }
+        if target.exists() {
+            connection.close().await;
+            return Err(ClientError::File(format!(
+                "{} appeared meanwhile; the download stays in {}",
+                target.display(),
+                part.display()
+            )));
+        }
+        std::fs::rename(&part, &target).map_err(|e| file_error(&target, e))?;
+        record.partial = None;
+        record.release_pending = true;
+        let saved_to = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+        let message = self.set_file_state(
+            &message.id,
+            &record,
+            FileState::Saved,
+            Some(saved_to.to_string_lossy().into_owned()),
+        )?;
+        self.release_one(&connection, &message.id).await;
+        connection.close().await;
+        Ok(SaveReport {
+            message,
+            path: saved_to,
+            resumed_from,
+            downloaded_bytes: downloaded,
+        })
+    }
+
+    /// Downloads chunks `first..` into `out`, checking each.
+    async fn download(
+        &mut self,
+        connection: &RelayConnection,
+        attachment: &FileAttachment,
+        first: u64,
+        out: &mut File,
+        hasher: &mut Sha256,
+        downloaded: &mut u64,
+    ) -> Result<(), ClientError> {
+        let layout = ChunkLayout::new(attachment.size);
+        let chunks = layout.chunks();
+        if first >= chunks {
+            return Ok(());
+        }
+        let first_chunk =
+            u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
+        let mut download = connection
+            .download_blob(attachment.blob, first_chunk)
+            .await?;
+        let status = download.status();
+        if status.size != layout.blob_len() || !status.complete {
+            return Err(ClientError::FileCorrupt(
+                "the relay's copy does not have the size the sender said: refused".into(),
+            ));
+        }
+        let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
+        let mut pace = Pace::new(self.rate_limit);
+        for index in first..chunks {
+            let Some(chunk) = download.next_chunk().await? else {
+                return Err(TransportError::Closed("the download was cut off".into()).into());
+            };
+            *downloaded += chunk.len() as u64;
+            let plain = cipher.open(index, &chunk).map_err(|error| match error {
+                AttachmentError::Corrupt { index } | AttachmentError::WrongLength { index } => {
+                    ClientError::FileCorrupt(format!(
+                        "chunk {index} of the file failed authentication (altered on the relay or on the way): refused"
+                    ))
+                }
+                other => attachment_error(other),
+            })?;
+            out.write_all(&plain)
+                .map_err(|e| ClientError::File(format!("writing the download: {e}")))?;
+            hasher.update(&*plain);
+            pace.after(chunk.len() as u64).await;
+            let done = layout.plaintext_offset(index) + plain.len() as u64;
+            self.report_progress(&attachment.name, Direction::Incoming, done, attachment.size);
+        }
+        if download.next_chunk().await?.is_some() {
+            return Err(ClientError::FileCorrupt(
+                "the relay sent more chunks than the file has: refused".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Updates a received file's record and its message's file state, atomically.
+    fn set_file_state(
+        &self,
+        id: &MessageId,
+        record: &FileRecord,
+        state: FileState,
+        saved_to: Option<String>,
+    ) -> Result<Message, ClientError> {
+        let key = self
+            .store
+            .get::<Vec<u8>>(Slot::MessageIndex, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("the file's message is gone".into()))?;
+        let mut message = self
+            .store
+            .get::<Message>(Slot::Messages, &key)?
+            .ok_or_else(|| ClientError::InvalidInput("the file's message is gone".into()))?;
+        if let Some(file) = message.file.as_mut() {
+            file.state = state;
+            if saved_to.is_some() {
+                file.saved_to = saved_to;
+            }
+        }
+        let mut batch = self.store.batch();
+        self.store
+            .put_in(&mut batch, Slot::Messages, &key, &message)?;
+        self.store.put_in(&mut batch, Slot::Files, &id.0, record)?;
+        self.store.commit(batch)?;
+        Ok(message)
+    }
+
+    /// Tells the relay one saved file is fetched; on failure it stays pending (the next
+    /// `sync` retries).
+    async fn release_one(&mut self, connection: &RelayConnection, id: &MessageId) -> bool {
+        let Ok(Some(mut record)) = self.store.get::<FileRecord>(Slot::Files, &id.0) else {
+            return false;
+        };
+        match connection.release_blob(record.attachment.blob).await {
+            Ok(()) => {}
+            Err(TransportError::Refused(frame)) if frame.code == ErrorCode::UnknownBlob => {}
+            Err(_) => return false,
+        }
+        record.release_pending = false;
+        self.store.put(Slot::Files, &id.0, &record).is_ok()
+    }
+
+    /// Retries telling the relay about saved files it was not told about yet.
+    pub async fn release_saved(&mut self, connection: &RelayConnection) -> usize {
+        let Ok(records) = self.store.scan::<FileRecord>(Slot::Files, b"", false) else {
+            return 0;
+        };
+        let mut released = 0;
+        for (key, record) in records {
+            if !record.release_pending {
+                continue;
+            }
+            if let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId)
+                && self.release_one(connection, &id).await
+            {
+                released += 1;
+            }
+        }
+        released
+    }
+
+    /// A received file message: the history entry and the file's record, staged in `batch`.
+    pub(crate) fn incoming_file_message(
+        &self,
+        batch: &mut crate::local_store::WriteBatch,
+        message: &mut Message,
+        attachment: FileAttachment,
+    ) -> Result<(), ClientError> {
+        message.file = Some(file_info(&attachment, FileState::Available));
+        let record = FileRecord {
+            attachment,
+            partial: None,
+            release_pending: false,
+        };
+        self.store
+            .put_in(batch, Slot::Files, &message.id.0, &record)?;
+        Ok(())
+    }
+}
+
+fn attachment_error(error: AttachmentError) -> ClientError {
+    ClientError::FileCorrupt(error.to_string())
+}
+
+/// What the user sees of an attachment.
+fn file_info(attachment: &FileAttachment, state: FileState) -> FileInfo {
+    FileInfo {
+        name: safe_file_name(&attachment.name),
+        size: attachment.size,
+        mime: attachment.mime.clone(),
+        sha256: hex::encode(attachment.sha256),
+        state,
+        thumbnail: attachment.thumbnail.clone(),
+        saved_to: None,
+    }
+}
+
+/// Opens (creating, readable by the owner only) a part file.
+fn open_part(part: &Path) -> Result<File, ClientError> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(part).map_err(|e| file_error(part, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_file_names_become_one_safe_component() {
+        assert_eq!(safe_file_name("photo.jpg"), "photo.jpg");
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(safe_file_name(".bashrc"), "bashrc");
+        assert_eq!(safe_file_name("a\u{1b}[31mred"), "a[31mred");
+        assert_eq!(safe_file_name(""), "file");
+        assert_eq!(safe_file_name(".."), "file");
+        assert!(safe_file_name(&"x".repeat(500)).len() <= 200);
+    }
+}
