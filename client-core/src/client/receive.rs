@@ -690,6 +690,7 @@ impl Client {
                 {
                     self.store.remove_in(batch, Slot::Messages, &key);
                     self.store.remove_in(batch, Slot::MessageIndex, &target.0);
+                    self.store.remove_in(batch, Slot::Files, &target.0);
                     events.push(Event::Deleted {
                         conversation,
                         id: target,
