@@ -11,10 +11,17 @@
 //!   flushes the outbox, subscribes, stores and acknowledges every delivery through
 //!   [`Client::handle_delivery`], and reconnects with [`Backoff`] after a transient failure;
 //! - serves commands from a channel, one at a time, between those steps: local reads and
-//!   writes (contacts, history, queueing a message) take one store access; commands that talk
-//!   to the relay on their own connection (account creation, `@username` look-ups) take as
-//!   long as that exchange;
+//!   writes (contacts, history, groups, preferences, queueing a message, marking read) take
+//!   one store access; commands that talk to the relay on their own connection (account
+//!   creation, `@username` look-ups, and — because client-core sends them at once — edits,
+//!   reactions, deletes for everyone, timers and group changes) take as long as that exchange;
+//! - queues delivery receipts whenever the relay says it is drained, and sends them (and read
+//!   receipts) with the outbox; tells contacts it is online or going offline if the presence
+//!   preference is on;
 //! - reports what happened as [`ServiceEvent`]s, read with [`ClientHandle::next_event`].
+//!
+//! Conversations are named as the client names them (`#group`, a contact's alias,
+//! `@username` or mailbox id) or by the id apps are shown for a group, `group:<hex>`.
 //!
 //! Sending never waits for the network: [`ClientHandle::send_text`] writes the message to the
 //! history and the outbox and returns it `Queued`; the service then sends it on its
@@ -25,6 +32,8 @@
 //! service stops when [`ClientHandle::shutdown`] is called or every handle is dropped; it then
 //! closes the connection and drops the client, which closes the local store.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use hush_protocol::{Delivery, MailboxId};
@@ -33,7 +42,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::client::{
-    AccountInfo, Client, ClientError, Contact, Event, Message, Status, SyncReport, reconnect_delay,
+    AccountInfo, Client, ClientError, Contact, ConversationId, Event, GroupInfo, Message,
+    Preferences, Status, SyncReport, reconnect_delay,
 };
 use crate::content::MessageId;
 use crate::local_store::Slot;
@@ -82,13 +92,12 @@ pub enum ConnectionState {
 
 /// Something the app should know about.
 ///
-/// New kinds (group changes, receipts, presence, file progress) will be added as new
-/// variants; match with a wildcard arm.
+/// New kinds (file progress) will be added as new variants; match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServiceEvent {
-    /// What the client reported while receiving: a new message (already stored), a new
-    /// contact, a changed identity key, an undecryptable delivery.
+    /// What the client reported while receiving: a new message (already stored), an edit,
+    /// a reaction, a receipt, a group change, typing, presence, …
     Received(Event),
     /// An outgoing message changed status (the relay stored it, or refused it for good).
     MessageStatus(Message),
@@ -111,10 +120,25 @@ pub enum ServiceEvent {
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// Work on the client that awaits (a relay exchange of the client's own).
+type Exchange =
+    Box<dyn for<'a> FnOnce(&'a mut Client) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> + Send>;
+
+/// A change to the preferences, applied to the current ones.
+type PreferencesChange = Box<dyn FnOnce(&mut Preferences) -> Result<(), ClientError> + Send>;
+
 /// A command for the service.
 enum Command {
     /// Local work on the client: one store access, no network.
     Local(Box<dyn FnOnce(&mut Client) + Send>),
+    /// Local work that may queue envelopes (receipts, …); the outbox is sent afterwards on the
+    /// service's connection.
+    Queue(Box<dyn FnOnce(&mut Client) + Send>),
+    /// A client method that talks to the relay on a connection of its own (edits, reactions,
+    /// group changes: client-core sends those at once). Status changes of queued messages it
+    /// sent along are reported, and what it could not send goes out on the service's
+    /// connection.
+    Exchange(Exchange),
     InitAccount {
         relay: hush_protocol::RelayAddress,
         name: Option<String>,
@@ -132,7 +156,17 @@ enum Command {
     SendText {
         to: String,
         text: String,
+        reply_to: Option<MessageId>,
         reply: Reply<Message>,
+    },
+    Typing {
+        to: String,
+        active: bool,
+        reply: Reply<()>,
+    },
+    UpdatePreferences {
+        change: PreferencesChange,
+        reply: Reply<Preferences>,
     },
     Sync {
         wait: Duration,
@@ -205,6 +239,37 @@ impl ClientHandle {
         .await
     }
 
+    async fn queue<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, ClientError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.ask(|reply| {
+            Command::Queue(Box::new(move |client| {
+                let _ = reply.send(work(client));
+            }))
+        })
+        .await
+    }
+
+    async fn exchange<T: Send + 'static>(
+        &self,
+        work: impl for<'a> FnOnce(
+            &'a mut Client,
+        )
+            -> Pin<Box<dyn Future<Output = Result<T, ClientError>> + Send + 'a>>
+        + Send
+        + 'static,
+    ) -> Result<T, ServiceError> {
+        self.ask(|reply| {
+            Command::Exchange(Box::new(move |client| {
+                Box::pin(async move {
+                    let _ = reply.send(work(client).await);
+                })
+            }))
+        })
+        .await
+    }
+
     /// Connects and stays connected (`true`), or disconnects and stays offline (`false`).
     /// Going online needs an account ([`ClientError::NoAccount`] otherwise).
     pub async fn set_online(&self, online: bool) -> Result<(), ServiceError> {
@@ -267,8 +332,209 @@ impl ClientHandle {
     /// Writes a text to the history and the outbox and returns it (`Queued`); the service
     /// sends it when connected and reports [`ServiceEvent::MessageStatus`].
     pub async fn send_text(&self, to: String, text: String) -> Result<Message, ServiceError> {
-        self.ask(|reply| Command::SendText { to, text, reply })
+        self.send_reply(to, text, None).await
+    }
+
+    /// Like [`ClientHandle::send_text`], replying to (quoting) the message `reply_to`.
+    pub async fn send_reply(
+        &self,
+        to: String,
+        text: String,
+        reply_to: Option<MessageId>,
+    ) -> Result<Message, ServiceError> {
+        self.ask(|reply| Command::SendText {
+            to,
+            text,
+            reply_to,
+            reply,
+        })
+        .await
+    }
+
+    /// Replaces the text of one of this account's messages, everywhere (see
+    /// [`Client::edit_message`]). Talks to the relay.
+    pub async fn edit_message(&self, id: MessageId, text: String) -> Result<Message, ServiceError> {
+        self.exchange(move |client| Box::pin(async move { client.edit_message(&id, &text).await }))
             .await
+    }
+
+    /// Deletes a message here, or with `for_everyone` on every member's device (see
+    /// [`Client::delete_message`]). Talks to the relay when `for_everyone`.
+    pub async fn delete_message(
+        &self,
+        id: MessageId,
+        for_everyone: bool,
+    ) -> Result<(), ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move { client.delete_message(&id, for_everyone).await })
+        })
+        .await
+    }
+
+    /// Reacts to a message; an empty `emoji` removes the reaction (see [`Client::react`]).
+    /// Talks to the relay.
+    pub async fn react(&self, id: MessageId, emoji: String) -> Result<Message, ServiceError> {
+        self.exchange(move |client| Box::pin(async move { client.react(&id, &emoji).await }))
+            .await
+    }
+
+    /// Marks a conversation read and returns how many messages were unread; read receipts go
+    /// out on the service's connection.
+    pub async fn mark_read(&self, who: String) -> Result<usize, ServiceError> {
+        self.queue(move |client| {
+            let conversation = resolve(client, &who)?;
+            client.mark_read(&conversation)
+        })
+        .await
+    }
+
+    /// Tells a conversation that this account is typing (or stopped): ephemeral, sent on the
+    /// service's connection. Offline it is dropped (nobody would see it).
+    pub async fn send_typing(&self, to: String, active: bool) -> Result<(), ServiceError> {
+        self.ask(|reply| Command::Typing { to, active, reply })
+            .await
+    }
+
+    /// A conversation's disappearing-message timer, in seconds (`None`: off).
+    pub async fn timer(&self, who: String) -> Result<Option<u64>, ServiceError> {
+        self.local(move |client| client.timer(&name(client, &who)?))
+            .await
+    }
+
+    /// Sets (or turns off) a conversation's disappearing-message timer for everyone in it
+    /// (see [`Client::set_timer`]). Talks to the relay.
+    pub async fn set_timer(&self, who: String, seconds: Option<u64>) -> Result<(), ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                if seconds == Some(0) {
+                    return Err(ClientError::InvalidInput(
+                        "a timer is at least one second (or off: none)".into(),
+                    ));
+                }
+                let who = name(client, &who)?;
+                client.set_timer(&who, seconds).await
+            })
+        })
+        .await
+    }
+
+    /// The account's preferences.
+    pub async fn preferences(&self) -> Result<Preferences, ServiceError> {
+        self.local(|client| client.preferences()).await
+    }
+
+    /// Changes the account's preferences with `change` (applied to the current ones, in one
+    /// step) and returns them. Turning presence on or off while connected tells contacts at
+    /// once.
+    pub async fn update_preferences(
+        &self,
+        change: impl FnOnce(&mut Preferences) -> Result<(), ClientError> + Send + 'static,
+    ) -> Result<Preferences, ServiceError> {
+        self.ask(|reply| Command::UpdatePreferences {
+            change: Box::new(change),
+            reply,
+        })
+        .await
+    }
+
+    /// Replaces the account's preferences (see [`ClientHandle::update_preferences`]).
+    pub async fn set_preferences(&self, preferences: Preferences) -> Result<(), ServiceError> {
+        self.update_preferences(move |current| {
+            *current = preferences;
+            Ok(())
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The groups this account is in, by name.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>, ServiceError> {
+        self.local(|client| client.groups()).await
+    }
+
+    /// One group's members and roles.
+    pub async fn group_info(&self, group: String) -> Result<GroupInfo, ServiceError> {
+        self.local(move |client| client.group_info(&name(client, &group)?))
+            .await
+    }
+
+    /// Creates a group with these contacts (see [`Client::create_group`]). Talks to the relay.
+    pub async fn create_group(
+        &self,
+        group: String,
+        members: Vec<String>,
+    ) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move { client.create_group(&group, &members).await })
+        })
+        .await
+    }
+
+    /// Adds a contact to a group (admins). Talks to the relay.
+    pub async fn group_add(&self, group: String, who: String) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                let group = name(client, &group)?;
+                client.group_add(&group, &who).await
+            })
+        })
+        .await
+    }
+
+    /// Removes a member from a group (admins); everyone's keys rotate. Talks to the relay.
+    pub async fn group_remove(
+        &self,
+        group: String,
+        who: String,
+    ) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                let group = name(client, &group)?;
+                client.group_remove(&group, &who).await
+            })
+        })
+        .await
+    }
+
+    /// Leaves a group. Talks to the relay.
+    pub async fn group_leave(&self, group: String) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                let group = name(client, &group)?;
+                client.group_leave(&group).await
+            })
+        })
+        .await
+    }
+
+    /// Renames a group (admins). Talks to the relay.
+    pub async fn group_rename(
+        &self,
+        group: String,
+        new_name: String,
+    ) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                let group = name(client, &group)?;
+                client.group_rename(&group, &new_name).await
+            })
+        })
+        .await
+    }
+
+    /// Makes a member a group admin (admins). Talks to the relay.
+    pub async fn group_promote(
+        &self,
+        group: String,
+        who: String,
+    ) -> Result<GroupInfo, ServiceError> {
+        self.exchange(move |client| {
+            Box::pin(async move {
+                let group = name(client, &group)?;
+                client.group_promote(&group, &who).await
+            })
+        })
+        .await
     }
 
     /// A conversation's messages, newest first: at most `limit`, older than `before`.
@@ -278,7 +544,7 @@ impl ClientHandle {
         limit: usize,
         before: Option<MessageId>,
     ) -> Result<Vec<Message>, ServiceError> {
-        self.local(move |client| client.history(&who, limit, before))
+        self.local(move |client| client.history(&name(client, &who)?, limit, before))
             .await
     }
 
@@ -425,6 +691,18 @@ impl Actor {
     async fn serve(&mut self, command: Command) {
         match command {
             Command::Local(work) => work(&mut self.client),
+            Command::Queue(work) => {
+                work(&mut self.client);
+                self.flush().await;
+            }
+            Command::Exchange(work) => {
+                let before = self.outbox_messages();
+                work(&mut self.client).await;
+                if let Ok((_, keys)) = before {
+                    self.report_status(keys);
+                }
+                self.flush().await;
+            }
             Command::InitAccount { relay, name, reply } => {
                 let _ = reply.send(self.client.init_account(relay, name).await);
             }
@@ -434,11 +712,14 @@ impl Actor {
             Command::AddContact { code, alias, reply } => {
                 let _ = reply.send(self.client.add_contact(&code, alias.as_deref()).await);
             }
-            Command::SendText { to, text, reply } => {
-                let queued = self
-                    .client
-                    .resolve_conversation(&to)
-                    .and_then(|conversation| self.client.queue_text(conversation, &text, None));
+            Command::SendText {
+                to,
+                text,
+                reply_to,
+                reply,
+            } => {
+                let queued = resolve(&self.client, &to)
+                    .and_then(|conversation| self.client.queue_text(conversation, &text, reply_to));
                 let sent = queued.is_ok();
                 let _ = reply.send(queued);
                 if sent {
@@ -479,7 +760,80 @@ impl Actor {
                 };
                 let _ = reply.send(result);
             }
+            Command::Typing { to, active, reply } => {
+                let result = match (name(&self.client, &to), &self.connection) {
+                    (Ok(to), Some(connection)) => {
+                        self.client.send_typing(connection, &to, active).await
+                    }
+                    (Ok(to), None) => self.client.resolve_conversation(&to).map(|_| ()),
+                    (Err(error), _) => Err(error),
+                };
+                match result {
+                    // Best effort: the connection broke, so nobody sees it anyway.
+                    Err(ClientError::Transport(error)) if error.is_transient() => {
+                        let _ = reply.send(Ok(()));
+                        self.lost(ClientError::Transport(error)).await;
+                    }
+                    result => {
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+            Command::UpdatePreferences { change, reply } => {
+                let changed = self.client.preferences().and_then(|mut preferences| {
+                    let was = preferences.presence;
+                    change(&mut preferences)?;
+                    Ok((was, preferences))
+                });
+                let (was, preferences) = match changed {
+                    Ok(changed) => changed,
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        return;
+                    }
+                };
+                // Said while presence is still on, or contacts would not hear it.
+                if was
+                    && !preferences.presence
+                    && let Some(connection) = &self.connection
+                {
+                    self.client.announce_presence(connection, false).await;
+                }
+                let result = self.client.set_preferences(&preferences);
+                if result.is_ok()
+                    && !was
+                    && preferences.presence
+                    && let Some(connection) = &self.connection
+                {
+                    self.client.announce_presence(connection, true).await;
+                }
+                let _ = reply.send(result.map(|()| preferences));
+            }
             Command::Shutdown { .. } => {}
+        }
+    }
+
+    /// How many envelopes wait in the outbox, and the history keys of the messages among them.
+    fn outbox_messages(&self) -> Result<(usize, Vec<Vec<u8>>), ClientError> {
+        let entries = self
+            .client
+            .store
+            .scan::<crate::client::records::OutboxEntry>(Slot::Outbox, b"", false)?;
+        let keys = entries
+            .iter()
+            .filter_map(|(_, entry)| entry.message_key.clone())
+            .collect();
+        Ok((entries.len(), keys))
+    }
+
+    /// Reports the messages (by history key) that left the `Queued` state.
+    fn report_status(&mut self, keys: Vec<Vec<u8>>) {
+        for key in keys {
+            if let Ok(Some(message)) = self.client.store.get::<Message>(Slot::Messages, &key)
+                && message.status != Status::Queued
+            {
+                self.events.emit(ServiceEvent::MessageStatus(message));
+            }
         }
     }
 
@@ -523,22 +877,20 @@ impl Actor {
         self.events
             .emit(ServiceEvent::Connection(ConnectionState::Connected));
         self.flush().await;
+        if let Some(connection) = &self.connection {
+            // Only if the preference is on; best effort.
+            self.client.announce_presence(connection, true).await;
+        }
     }
 
     /// Sends the outbox on the connection (if there is one) and reports status changes.
     async fn flush(&mut self) {
-        let Some(connection) = &self.connection else {
+        if self.connection.is_none() {
             return;
-        };
-        let pending: Vec<Vec<u8>> = match self
-            .client
-            .store
-            .scan::<crate::client::records::OutboxEntry>(Slot::Outbox, b"", false)
-        {
-            Ok(entries) => entries
-                .into_iter()
-                .filter_map(|(_, entry)| entry.message_key.clone())
-                .collect(),
+        }
+        let pending = match self.outbox_messages() {
+            Ok((0, _)) => return,
+            Ok((_, keys)) => keys,
             Err(error) => {
                 self.events.emit(ServiceEvent::SendFailed {
                     reason: error.to_string(),
@@ -546,17 +898,11 @@ impl Actor {
                 return;
             }
         };
-        if pending.is_empty() {
+        let Some(connection) = &self.connection else {
             return;
-        }
+        };
         let report = self.client.flush_outbox(connection).await;
-        for key in pending {
-            if let Ok(Some(message)) = self.client.store.get::<Message>(Slot::Messages, &key)
-                && message.status != Status::Queued
-            {
-                self.events.emit(ServiceEvent::MessageStatus(message));
-            }
-        }
+        self.report_status(pending);
         match report.error {
             None => {}
             Some(ClientError::Transport(error)) if error.is_transient() => {
@@ -577,6 +923,13 @@ impl Actor {
             Push::Deliver(delivery) => self.deliver(delivery).await,
             Push::Drained => {
                 self.events.emit(ServiceEvent::CaughtUp);
+                // Delivery receipts for what just arrived (kept in memory until now).
+                if let Err(error) = self.client.queue_receipts() {
+                    self.events.emit(ServiceEvent::SendFailed {
+                        reason: error.to_string(),
+                    });
+                }
+                self.flush().await;
                 if let Some(connection) = &self.connection {
                     // Best effort: retried after the next drain.
                     let _ = self.client.maintain_prekeys(connection).await;
@@ -650,6 +1003,10 @@ impl Actor {
             connecting.abort();
         }
         if let Some(connection) = self.connection.take() {
+            if reason.is_none() {
+                // Asked to go offline: contacts may hear it (if presence is on).
+                self.client.announce_presence(&connection, false).await;
+            }
             connection.close().await;
         }
         if was {
@@ -659,6 +1016,26 @@ impl Actor {
                 }));
         }
     }
+}
+
+/// The name the client's methods take for a conversation: `group:<hex>` (the id apps are
+/// shown for a group conversation) becomes that group's `#name`; anything else (`#name`, a
+/// contact's alias, `@username` or mailbox id) is passed on as it is.
+fn name(client: &Client, who: &str) -> Result<String, ClientError> {
+    let Some(id) = who.strip_prefix("group:") else {
+        return Ok(who.to_owned());
+    };
+    client
+        .groups()?
+        .into_iter()
+        .find(|group| group.id.to_string() == id)
+        .map(|group| format!("#{}", group.name))
+        .ok_or_else(|| ClientError::UnknownContact(who.to_owned()))
+}
+
+/// A conversation by any of the names [`name`] accepts.
+fn resolve(client: &Client, who: &str) -> Result<ConversationId, ClientError> {
+    client.resolve_conversation(&name(client, who)?)
 }
 
 async fn wait_connecting(

@@ -22,10 +22,13 @@
  * - A HushClient may be used from any thread, and from several at once; calls are served in
  *   order by the client's own threads (a tokio runtime per client).
  * - Calls return after at most one local store access (contacts, history, search,
- *   send_text — which only queues — and so on), except those that talk to the relay:
- *   hush_client_init_account, hush_client_register, hush_client_add_contact with an
- *   @username, and hush_client_sync while offline. Make those from a worker thread, not a UI
- *   thread. Receiving and sending while online happen on the library's threads.
+ *   send_text/send_reply — which only queue —, mark_read, groups, preferences and so on),
+ *   except those that talk to the relay: hush_client_init_account, hush_client_register,
+ *   hush_client_add_contact with an @username, hush_client_sync while offline,
+ *   hush_client_edit_message, hush_client_react, hush_client_delete_message for everyone,
+ *   hush_client_set_timer and the group changes (hush_client_group_create, _add, _remove,
+ *   _leave, _rename, _promote). Make those from a worker thread, not a UI thread. Receiving
+ *   and sending while online happen on the library's threads.
  * - The event callback runs on a library thread ("hush-events"), one event at a time; it may
  *   call any hush_ function except hush_client_free on its own client. Return quickly. Once
  *   hush_client_set_event_callback (replacing or removing it), hush_client_close or
@@ -280,6 +283,177 @@ int32_t hush_client_sync(const struct HushClient *client,
 // `client` is live.
 int32_t hush_client_set_online(const struct HushClient *client,
                                bool online);
+
+// Sends the text `body` to `to` (a contact, `#group` or conversation id) as a reply to
+// (quoting) the message with id `reply_to`. As `hush_client_send_text`: `*out` is the
+// message as JSON (status `queued`).
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_send_reply(const struct HushClient *client,
+                               const char *to,
+                               const char *body,
+                               const char *reply_to,
+                               char **out);
+
+// Replaces the text of one of this account's messages (by id) with `body`, here and on every
+// recipient's device. `*out`: the message as JSON. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_edit_message(const struct HushClient *client,
+                                 const char *message_id,
+                                 const char *body,
+                                 char **out);
+
+// Deletes a message (by id) from the history; with `for_everyone` also on every
+// recipient's device (own messages; any message for a group admin). Talks to the relay when
+// `for_everyone`.
+//
+// # Safety
+// `client` is live; `message_id` is NUL-terminated UTF-8.
+int32_t hush_client_delete_message(const struct HushClient *client,
+                                   const char *message_id,
+                                   bool for_everyone);
+
+// Reacts to a message (by id) with `emoji`; an empty `emoji` takes the reaction back.
+// `*out`: the message as JSON, with its `reactions`. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_react(const struct HushClient *client,
+                          const char *message_id,
+                          const char *emoji,
+                          char **out);
+
+// Marks the conversation `with` read (call it when the user sees it); `*out_unread` (if not
+// NULL) is how many messages were unread. Read receipts go out to their senders.
+//
+// # Safety
+// `client` is live; `with` is NUL-terminated UTF-8; `out_unread` is NULL or writable.
+int32_t hush_client_mark_read(const struct HushClient *client,
+                              const char *with,
+                              uint64_t *out_unread);
+
+// Tells the conversation `with` that this account is typing (`active`) or stopped.
+// Ephemeral and best effort: only members online now see it; offline it is dropped.
+//
+// # Safety
+// `client` is live; `with` is NUL-terminated UTF-8.
+int32_t hush_client_send_typing(const struct HushClient *client,
+                                const char *with,
+                                bool active);
+
+// The disappearing-message timer of the conversation `with`: `*out_seconds` is the number of
+// seconds, 0 when it is off.
+//
+// # Safety
+// `client` is live; `with` is NUL-terminated UTF-8; `out_seconds` is writable.
+int32_t hush_client_timer(const struct HushClient *client,
+                          const char *with,
+                          uint64_t *out_seconds);
+
+// Makes messages in the conversation `with` disappear `seconds` after they are stored, for
+// everyone in it; 0 turns the timer off. Talks to the relay.
+//
+// # Safety
+// `client` is live; `with` is NUL-terminated UTF-8.
+int32_t hush_client_set_timer(const struct HushClient *client,
+                              const char *with,
+                              uint64_t seconds);
+
+// The account's preferences as JSON: `receipts`, `presence`, `receipts_group_limit`,
+// `max_group_size`.
+//
+// # Safety
+// `client` is live; `out` is writable.
+int32_t hush_client_preferences(const struct HushClient *client,
+                                char **out);
+
+// Changes the preferences named in `preferences_json`, an object with some of the fields
+// `hush_client_preferences` returns (e.g. `{"receipts":false}`); the others keep their
+// values. `*out`: all preferences as saved, as JSON.
+//
+// # Safety
+// `client` is live; `preferences_json` is NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_set_preferences(const struct HushClient *client,
+                                    const char *preferences_json,
+                                    char **out);
+
+// The groups this account is in, as a JSON array of groups: `{"conversation":"group:<hex>",
+// "name","members":[{"alias","role"}],"my_role"}` (roles `owner`, `admin`, `member`).
+//
+// # Safety
+// `client` is live; `out` is writable.
+int32_t hush_client_groups(const struct HushClient *client,
+                           char **out);
+
+// One group as JSON (see `hush_client_groups`). `group` is `#name` or the group's
+// conversation id (`group:<hex>`), as in every group function.
+//
+// # Safety
+// `client` is live; `group` is NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_info(const struct HushClient *client,
+                               const char *group,
+                               char **out);
+
+// Creates a group named `name` with the `members_len` contacts in `members` (aliases,
+// `@usernames` or mailbox ids); this account is its owner. `*out`: the group as JSON. Send to
+// it with `hush_client_send_text(client, "#name", …)`. Talks to the relay.
+//
+// # Safety
+// `client` is live; `name` is NUL-terminated UTF-8; `members` points to `members_len`
+// NUL-terminated UTF-8 strings (or is NULL when `members_len` is 0); `out` is writable.
+int32_t hush_client_group_create(const struct HushClient *client,
+                                 const char *name,
+                                 const char *const *members,
+                                 size_t members_len,
+                                 char **out);
+
+// Adds the contact `member` to a group (admins). `*out`: the group as JSON. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_add(const struct HushClient *client,
+                              const char *group,
+                              const char *member,
+                              char **out);
+
+// Removes `member` from a group (admins); everyone's keys rotate. `*out`: the group as JSON. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_remove(const struct HushClient *client,
+                                 const char *group,
+                                 const char *member,
+                                 char **out);
+
+// Makes `member` a group admin (admins). `*out`: the group as JSON. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_promote(const struct HushClient *client,
+                                  const char *group,
+                                  const char *member,
+                                  char **out);
+
+// Leaves a group (its history stays). `*out`: the group as JSON (`my_role` null). Talks to
+// the relay.
+//
+// # Safety
+// `client` is live; `group` is NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_leave(const struct HushClient *client,
+                                const char *group,
+                                char **out);
+
+// Renames a group to `new_name` (admins). `*out`: the group as JSON. Talks to the relay.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_group_rename(const struct HushClient *client,
+                                 const char *group,
+                                 const char *new_name,
+                                 char **out);
 
 // The next event as JSON, waiting at most `timeout_ms`; `*out` stays NULL if none came.
 // Refused while an event callback is set.

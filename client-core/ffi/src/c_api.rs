@@ -179,6 +179,46 @@ unsafe fn client<'a>(client: *const HushClient) -> Result<&'a HushClient, HushEr
         .ok_or_else(|| HushError::InvalidInput("the client handle is NULL".into()))
 }
 
+/// A list of strings: `len` pointers at `items` (`items` may be NULL when `len` is 0).
+///
+/// # Safety
+/// `items` must be NULL or point to `len` readable pointers, each NULL or NUL-terminated.
+unsafe fn text_array(
+    items: *const *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<Vec<String>, HushError> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if items.is_null() {
+        return Err(HushError::InvalidInput(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL, and the header requires `len` readable pointers.
+    let items = unsafe { std::slice::from_raw_parts(items, len) };
+    items
+        .iter()
+        .enumerate()
+        // SAFETY: each is NULL or NUL-terminated, under the header's contract.
+        .map(|(index, item)| unsafe { text(*item, &format!("{what}[{index}]")) })
+        .collect()
+}
+
+/// Runs an operation on a live handle that returns no string.
+///
+/// # Safety
+/// `client` is NULL or live.
+unsafe fn with_core(
+    client: *const HushClient,
+    operation: impl FnOnce(&Core) -> Result<(), HushError>,
+) -> i32 {
+    call(|| {
+        // SAFETY: under the caller's contract.
+        let client = unsafe { self::client(client)? };
+        operation(&client.core)
+    })
+}
+
 /// Opens a home and writes the handle to `*out`.
 ///
 /// # Safety
@@ -613,6 +653,394 @@ pub unsafe extern "C" fn hush_client_set_online(client: *const HushClient, onlin
             .core
             .blocking(ops::set_online(client.core.handle(), online))
     })
+}
+
+/// Sends the text `body` to `to` (a contact, `#group` or conversation id) as a reply to
+/// (quoting) the message with id `reply_to`. As `hush_client_send_text`: `*out` is the
+/// message as JSON (status `queued`).
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_send_reply(
+    client: *const HushClient,
+    to: *const c_char,
+    body: *const c_char,
+    reply_to: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let to = text(to, "to")?;
+            let body = text(body, "text")?;
+            let reply_to = text(reply_to, "reply_to")?;
+            core.blocking(ops::send_reply(core.handle(), to, body, reply_to))
+        })
+    }
+}
+
+/// Replaces the text of one of this account's messages (by id) with `body`, here and on every
+/// recipient's device. `*out`: the message as JSON. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_edit_message(
+    client: *const HushClient,
+    message_id: *const c_char,
+    body: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let id = text(message_id, "message_id")?;
+            let body = text(body, "text")?;
+            core.blocking(ops::edit_message(core.handle(), id, body))
+        })
+    }
+}
+
+/// Deletes a message (by id) from the history; with `for_everyone` also on every
+/// recipient's device (own messages; any message for a group admin). Talks to the relay when
+/// `for_everyone`.
+///
+/// # Safety
+/// `client` is live; `message_id` is NUL-terminated UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_delete_message(
+    client: *const HushClient,
+    message_id: *const c_char,
+    for_everyone: bool,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_core(client, |core| {
+            let id = text(message_id, "message_id")?;
+            core.blocking(ops::delete_message(core.handle(), id, for_everyone))
+        })
+    }
+}
+
+/// Reacts to a message (by id) with `emoji`; an empty `emoji` takes the reaction back.
+/// `*out`: the message as JSON, with its `reactions`. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_react(
+    client: *const HushClient,
+    message_id: *const c_char,
+    emoji: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let id = text(message_id, "message_id")?;
+            let emoji = text(emoji, "emoji")?;
+            core.blocking(ops::react(core.handle(), id, emoji))
+        })
+    }
+}
+
+/// Marks the conversation `with` read (call it when the user sees it); `*out_unread` (if not
+/// NULL) is how many messages were unread. Read receipts go out to their senders.
+///
+/// # Safety
+/// `client` is live; `with` is NUL-terminated UTF-8; `out_unread` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_mark_read(
+    client: *const HushClient,
+    with: *const c_char,
+    out_unread: *mut u64,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_core(client, |core| {
+            let with = text(with, "with")?;
+            let unread = core.blocking(ops::mark_read(core.handle(), with))?;
+            // SAFETY: NULL or writable, under this function's contract.
+            if let Some(out) = out_unread.as_mut() {
+                *out = unread;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Tells the conversation `with` that this account is typing (`active`) or stopped.
+/// Ephemeral and best effort: only members online now see it; offline it is dropped.
+///
+/// # Safety
+/// `client` is live; `with` is NUL-terminated UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_send_typing(
+    client: *const HushClient,
+    with: *const c_char,
+    active: bool,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_core(client, |core| {
+            let with = text(with, "with")?;
+            core.blocking(ops::send_typing(core.handle(), with, active))
+        })
+    }
+}
+
+/// The disappearing-message timer of the conversation `with`: `*out_seconds` is the number of
+/// seconds, 0 when it is off.
+///
+/// # Safety
+/// `client` is live; `with` is NUL-terminated UTF-8; `out_seconds` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_timer(
+    client: *const HushClient,
+    with: *const c_char,
+    out_seconds: *mut u64,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_core(client, |core| {
+            if out_seconds.is_null() {
+                return Err(HushError::InvalidInput("the out-parameter is NULL".into()));
+            }
+            let with = text(with, "with")?;
+            let seconds = core.blocking(ops::timer(core.handle(), with))?;
+            // SAFETY: checked non-NULL; writable under this function's contract.
+            *out_seconds = seconds.unwrap_or(0);
+            Ok(())
+        })
+    }
+}
+
+/// Makes messages in the conversation `with` disappear `seconds` after they are stored, for
+/// everyone in it; 0 turns the timer off. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; `with` is NUL-terminated UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_set_timer(
+    client: *const HushClient,
+    with: *const c_char,
+    seconds: u64,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_core(client, |core| {
+            let with = text(with, "with")?;
+            let seconds = (seconds > 0).then_some(seconds);
+            core.blocking(ops::set_timer(core.handle(), with, seconds))
+        })
+    }
+}
+
+/// The account's preferences as JSON: `receipts`, `presence`, `receipts_group_limit`,
+/// `max_group_size`.
+///
+/// # Safety
+/// `client` is live; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_preferences(
+    client: *const HushClient,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            core.blocking(ops::preferences(core.handle()))
+        })
+    }
+}
+
+/// Changes the preferences named in `preferences_json`, an object with some of the fields
+/// `hush_client_preferences` returns (e.g. `{"receipts":false}`); the others keep their
+/// values. `*out`: all preferences as saved, as JSON.
+///
+/// # Safety
+/// `client` is live; `preferences_json` is NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_set_preferences(
+    client: *const HushClient,
+    preferences_json: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let patch = text(preferences_json, "preferences_json")?;
+            core.blocking(ops::patch_preferences(core.handle(), patch))
+        })
+    }
+}
+
+/// The groups this account is in, as a JSON array of groups: `{"conversation":"group:<hex>",
+/// "name","members":[{"alias","role"}],"my_role"}` (roles `owner`, `admin`, `member`).
+///
+/// # Safety
+/// `client` is live; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_groups(
+    client: *const HushClient,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            core.blocking(ops::groups(core.handle()))
+        })
+    }
+}
+
+/// One group as JSON (see `hush_client_groups`). `group` is `#name` or the group's
+/// conversation id (`group:<hex>`), as in every group function.
+///
+/// # Safety
+/// `client` is live; `group` is NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_info(
+    client: *const HushClient,
+    group: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            core.blocking(ops::group_info(core.handle(), group))
+        })
+    }
+}
+
+/// Creates a group named `name` with the `members_len` contacts in `members` (aliases,
+/// `@usernames` or mailbox ids); this account is its owner. `*out`: the group as JSON. Send to
+/// it with `hush_client_send_text(client, "#name", …)`. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; `name` is NUL-terminated UTF-8; `members` points to `members_len`
+/// NUL-terminated UTF-8 strings (or is NULL when `members_len` is 0); `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_create(
+    client: *const HushClient,
+    name: *const c_char,
+    members: *const *const c_char,
+    members_len: usize,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let name = text(name, "name")?;
+            let members = text_array(members, members_len, "members")?;
+            core.blocking(ops::create_group(core.handle(), name, members))
+        })
+    }
+}
+
+/// Adds the contact `member` to a group (admins). `*out`: the group as JSON. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_add(
+    client: *const HushClient,
+    group: *const c_char,
+    member: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            let member = text(member, "member")?;
+            core.blocking(ops::group_add(core.handle(), group, member))
+        })
+    }
+}
+
+/// Removes `member` from a group (admins); everyone's keys rotate. `*out`: the group as JSON. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_remove(
+    client: *const HushClient,
+    group: *const c_char,
+    member: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            let member = text(member, "member")?;
+            core.blocking(ops::group_remove(core.handle(), group, member))
+        })
+    }
+}
+
+/// Makes `member` a group admin (admins). `*out`: the group as JSON. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_promote(
+    client: *const HushClient,
+    group: *const c_char,
+    member: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            let member = text(member, "member")?;
+            core.blocking(ops::group_promote(core.handle(), group, member))
+        })
+    }
+}
+
+/// Leaves a group (its history stays). `*out`: the group as JSON (`my_role` null). Talks to
+/// the relay.
+///
+/// # Safety
+/// `client` is live; `group` is NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_leave(
+    client: *const HushClient,
+    group: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            core.blocking(ops::group_leave(core.handle(), group))
+        })
+    }
+}
+
+/// Renames a group to `new_name` (admins). `*out`: the group as JSON. Talks to the relay.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_group_rename(
+    client: *const HushClient,
+    group: *const c_char,
+    new_name: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let group = text(group, "group")?;
+            let new_name = text(new_name, "new_name")?;
+            core.blocking(ops::group_rename(core.handle(), group, new_name))
+        })
+    }
 }
 
 /// The next event as JSON, waiting at most `timeout_ms`; `*out` stays NULL if none came.

@@ -27,7 +27,8 @@ pub mod uniffi_api;
 
 pub use model::{
     HushAccount, HushConnectionState, HushContact, HushConversation, HushDirection, HushError,
-    HushEvent, HushMessage, HushSafetyNumber, HushStatus, HushSyncReport,
+    HushEvent, HushGroup, HushGroupMember, HushMessage, HushPreferences, HushReaction,
+    HushRecipient, HushRole, HushSafetyNumber, HushStatus, HushSyncReport,
 };
 pub use uniffi_api::{HushClient, HushListener};
 

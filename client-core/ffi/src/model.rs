@@ -5,13 +5,15 @@
 //! milliseconds since the Unix epoch.
 
 use hush_client_core::client::AccountInfo;
+use hush_client_core::client::groups::Role;
 use hush_client_core::local_store::LocalStoreError;
 use hush_client_core::service::{ConnectionState, ServiceError, ServiceEvent};
 use hush_client_core::transport::TransportError;
 use hush_client_core::{
-    ClientError, Contact, ConversationId, Direction, Event, Message, Status, SyncReport,
+    ClientError, Contact, ConversationId, Direction, Event, GroupInfo, Message, Preferences,
+    Status, SyncReport,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The own account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
@@ -107,10 +109,29 @@ pub enum HushStatus {
     Unknown,
 }
 
+/// One recipient of an outgoing message, and how far the message got with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushRecipient {
+    /// Their mailbox id (hex).
+    pub mailbox: String,
+    /// `Queued`, `Stored`, `Delivered` (their device has it) or `Read`; `Failed`.
+    pub status: HushStatus,
+}
+
+/// One reaction to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushReaction {
+    /// Who reacted: their mailbox id (hex); `None` for this account.
+    pub sender: Option<String>,
+    /// The emoji.
+    pub emoji: String,
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct HushMessage {
-    /// The message id (hex); pass it as `before` to page history.
+    /// The message id (hex); pass it as `before` to page history, or to reply, edit, delete
+    /// or react.
     pub id: String,
     /// The conversation: the contact's mailbox id (hex) for a 1:1 chat, `group:` and the
     /// group id (hex) for a group.
@@ -121,12 +142,35 @@ pub struct HushMessage {
     pub sender: Option<String>,
     /// The text.
     pub text: String,
+    /// The id of the message this one replies to (quotes), if any.
+    pub reply_to: Option<String>,
     /// The sender's clock when written.
     pub sent_at_ms: u64,
     /// When this device stored it.
     pub received_at_ms: u64,
-    /// Delivery state.
+    /// When its author last edited it; `None` if never.
+    pub edited_at_ms: Option<u64>,
+    /// When it disappears from this device (the conversation's timer); `None`: it stays.
+    pub expires_at_ms: Option<u64>,
+    /// Delivery state; for an outgoing message, that of the recipient it got least far with.
     pub status: HushStatus,
+    /// Outgoing: each recipient's state (delivery and read receipts update it). Empty for
+    /// incoming messages.
+    pub recipients: Vec<HushRecipient>,
+    /// Reactions, one per person at most.
+    pub reactions: Vec<HushReaction>,
+}
+
+fn status(status: Status) -> HushStatus {
+    match status {
+        Status::Queued => HushStatus::Queued,
+        Status::Stored => HushStatus::Stored,
+        Status::Delivered => HushStatus::Delivered,
+        Status::Read => HushStatus::Read,
+        Status::Failed => HushStatus::Failed,
+        Status::Received => HushStatus::Received,
+        _ => HushStatus::Unknown,
+    }
 }
 
 impl From<Message> for HushMessage {
@@ -140,17 +184,28 @@ impl From<Message> for HushMessage {
             },
             sender: message.sender.map(|mailbox| mailbox.to_string()),
             text: message.text,
+            reply_to: message.reply_to.map(|id| id.to_string()),
             sent_at_ms: message.sent_at_ms,
             received_at_ms: message.received_at_ms,
-            status: match message.status {
-                Status::Queued => HushStatus::Queued,
-                Status::Stored => HushStatus::Stored,
-                Status::Delivered => HushStatus::Delivered,
-                Status::Read => HushStatus::Read,
-                Status::Failed => HushStatus::Failed,
-                Status::Received => HushStatus::Received,
-                _ => HushStatus::Unknown,
-            },
+            edited_at_ms: message.edited_at_ms,
+            expires_at_ms: message.expires_at_ms,
+            status: status(message.status),
+            recipients: message
+                .recipients
+                .into_iter()
+                .map(|(mailbox, state)| HushRecipient {
+                    mailbox: mailbox.to_string(),
+                    status: status(state),
+                })
+                .collect(),
+            reactions: message
+                .reactions
+                .into_iter()
+                .map(|(sender, emoji)| HushReaction {
+                    sender: sender.map(|mailbox| mailbox.to_string()),
+                    emoji,
+                })
+                .collect(),
         }
     }
 }
@@ -166,12 +221,115 @@ pub(crate) fn conversation_id(id: &ConversationId) -> String {
 /// A conversation and its newest message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct HushConversation {
-    /// The conversation id (as in [`HushMessage::conversation`]).
+    /// The conversation id (as in [`HushMessage::conversation`]); every call that names a
+    /// conversation accepts it.
     pub conversation: String,
     /// Its display name: the contact's alias, or `#group`.
     pub name: String,
+    /// A group (`conversation` is `group:<hex>`), not a 1:1 chat.
+    pub is_group: bool,
     /// The newest message, if any.
     pub last_message: Option<HushMessage>,
+}
+
+/// A member's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum HushRole {
+    /// Created the group (or inherited it): can do everything.
+    Owner,
+    /// Can add, remove (except owners), rename, promote, and delete any message.
+    Admin,
+    /// Can write and leave.
+    Member,
+}
+
+impl From<Role> for HushRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Member => Self::Member,
+        }
+    }
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushGroupMember {
+    /// The local alias of the member (`me` for this account); members who were not contacts
+    /// are added as (unverified) contacts.
+    pub alias: String,
+    /// Their role.
+    pub role: HushRole,
+}
+
+/// A group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushGroup {
+    /// Its conversation id, `group:<hex>` (as in [`HushMessage::conversation`]).
+    pub conversation: String,
+    /// Its name, without the `#`.
+    pub name: String,
+    /// Its members, in the order they were added.
+    pub members: Vec<HushGroupMember>,
+    /// This account's role; `None` once it left or was removed.
+    pub my_role: Option<HushRole>,
+}
+
+impl From<GroupInfo> for HushGroup {
+    fn from(info: GroupInfo) -> Self {
+        Self {
+            conversation: conversation_id(&ConversationId::Group(info.id)),
+            name: info.name,
+            members: info
+                .members
+                .into_iter()
+                .map(|(alias, role)| HushGroupMember {
+                    alias,
+                    role: role.into(),
+                })
+                .collect(),
+            my_role: info.my_role.map(Into::into),
+        }
+    }
+}
+
+/// The account's preferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, uniffi::Record)]
+pub struct HushPreferences {
+    /// Send delivery and read receipts (on by default).
+    pub receipts: bool,
+    /// Tell contacts when this account is online (off by default).
+    pub presence: bool,
+    /// Groups with more members than this send no receipts.
+    pub receipts_group_limit: u64,
+    /// The largest group this client creates or accepts.
+    pub max_group_size: u64,
+}
+
+impl From<Preferences> for HushPreferences {
+    fn from(preferences: Preferences) -> Self {
+        Self {
+            receipts: preferences.receipts,
+            presence: preferences.presence,
+            receipts_group_limit: u64::try_from(preferences.receipts_group_limit)
+                .unwrap_or(u64::MAX),
+            max_group_size: u64::try_from(preferences.max_group_size).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl HushPreferences {
+    /// Writes these settings into the client's preferences (keeping any this version of the
+    /// bindings does not know). The numbers saturate on 32-bit targets.
+    pub(crate) fn apply_to(&self, preferences: &mut Preferences) {
+        preferences.receipts = self.receipts;
+        preferences.presence = self.presence;
+        preferences.receipts_group_limit =
+            usize::try_from(self.receipts_group_limit).unwrap_or(usize::MAX);
+        preferences.max_group_size = usize::try_from(self.max_group_size).unwrap_or(usize::MAX);
+    }
 }
 
 /// The safety number with a contact: the same 60 digits on both sides.
@@ -254,8 +412,7 @@ impl From<ConnectionState> for HushConnectionState {
 
 /// Something the app should know about, from the listener or `poll_event`.
 ///
-/// More kinds will come (groups, receipts, presence, files): handle unknown ones with a
-/// default branch.
+/// More kinds will come (files): handle unknown ones with a default branch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Enum)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -299,8 +456,74 @@ pub enum HushEvent {
         /// How many.
         missed: u64,
     },
-    /// An event this version of the bindings does not pass on yet (`kind` names it, e.g.
-    /// `Receipt`, `Presence`, `GroupChanged`).
+    /// A message was edited by its author.
+    Edited {
+        /// The message, with its new text and `edited_at_ms`.
+        message: HushMessage,
+    },
+    /// A message was deleted for everyone (by its author or a group admin); it is gone from
+    /// the history.
+    Deleted {
+        /// Its conversation.
+        conversation: String,
+        /// Its id.
+        message_id: String,
+    },
+    /// Someone reacted to a message (or took their reaction back).
+    Reacted {
+        /// The message, with its reactions.
+        message: HushMessage,
+    },
+    /// A delivery or read receipt for one of this account's messages.
+    Receipt {
+        /// The message, with each recipient's state.
+        message: HushMessage,
+        /// Who sent the receipt: their mailbox id (hex).
+        contact: String,
+        /// Read (`true`), or only delivered to their device.
+        read: bool,
+    },
+    /// A group changed: someone joined, left or was removed, it was renamed, someone became
+    /// an admin, this account was added or removed.
+    GroupChanged {
+        /// `#name` (after the change).
+        group: String,
+        /// What happened, for people.
+        change: String,
+    },
+    /// A change to a group was refused by the group rules (not made by an admin, made at the
+    /// same time as another, …): it did not happen.
+    GroupChangeRefused {
+        /// `#name`, or the group id.
+        group: String,
+        /// Why.
+        reason: String,
+    },
+    /// A conversation's disappearing-message timer changed.
+    TimerChanged {
+        /// The conversation.
+        conversation: String,
+        /// Seconds after which messages disappear; `None`: off.
+        seconds: Option<u64>,
+    },
+    /// A contact started or stopped typing in a conversation.
+    Typing {
+        /// Who: their mailbox id (hex).
+        contact: String,
+        /// Where.
+        conversation: String,
+        /// Typing now.
+        active: bool,
+    },
+    /// A contact came online or went offline (only contacts who share their presence).
+    Presence {
+        /// Who: their mailbox id (hex).
+        contact: String,
+        /// Online now.
+        online: bool,
+    },
+    /// An event this version of the bindings does not know (`kind` names it): a newer
+    /// client-core. Ignore it.
     Unsupported {
         /// The kind of event.
         kind: String,
@@ -320,6 +543,51 @@ impl From<ServiceEvent> for HushEvent {
                 contact: contact.into(),
             },
             ServiceEvent::Received(Event::Undecryptable) => Self::Undecryptable,
+            ServiceEvent::Received(Event::Edited(message)) => Self::Edited {
+                message: message.into(),
+            },
+            ServiceEvent::Received(Event::Deleted { conversation, id }) => Self::Deleted {
+                conversation: conversation_id(&conversation),
+                message_id: id.to_string(),
+            },
+            ServiceEvent::Received(Event::Reacted(message)) => Self::Reacted {
+                message: message.into(),
+            },
+            ServiceEvent::Received(Event::Receipt {
+                message,
+                from,
+                read,
+            }) => Self::Receipt {
+                message: message.into(),
+                contact: from.to_string(),
+                read,
+            },
+            ServiceEvent::Received(Event::GroupChanged { group, change }) => {
+                Self::GroupChanged { group, change }
+            }
+            ServiceEvent::Received(Event::GroupChangeRefused { group, reason }) => {
+                Self::GroupChangeRefused { group, reason }
+            }
+            ServiceEvent::Received(Event::TimerChanged {
+                conversation,
+                seconds,
+            }) => Self::TimerChanged {
+                conversation: conversation_id(&conversation),
+                seconds,
+            },
+            ServiceEvent::Received(Event::Typing {
+                contact,
+                conversation,
+                active,
+            }) => Self::Typing {
+                contact: contact.to_string(),
+                conversation: conversation_id(&conversation),
+                active,
+            },
+            ServiceEvent::Received(Event::Presence { contact, online }) => Self::Presence {
+                contact: contact.to_string(),
+                online,
+            },
             ServiceEvent::MessageStatus(message) => Self::MessageStatus {
                 message: message.into(),
             },

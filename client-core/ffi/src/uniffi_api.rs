@@ -5,16 +5,20 @@
 //! client's own threads; the blocking form waits for the answer on the caller's thread, which
 //! for local operations (contacts, history, search, sending — sending only queues) is one
 //! local store access, but for relay exchanges (`init_account`, `register`, adding an
-//! `@username`, an offline `sync`) is a network round trip: call those from a background
+//! `@username`, an offline `sync`, `edit_message`, `react`, `delete_message` for everyone,
+//! `set_timer` and the group changes) is a network round trip: call those from a background
 //! thread, or use the async form.
+//!
+//! Wherever a conversation is named, pass a contact (alias, `@username`, mailbox id), a group
+//! (`#name`), or a conversation id as [`HushMessage::conversation`] shows it (`group:<hex>`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::{Core, Open, guarded};
 use crate::model::{
-    HushAccount, HushContact, HushConversation, HushError, HushEvent, HushMessage,
-    HushSafetyNumber, HushSyncReport,
+    HushAccount, HushContact, HushConversation, HushError, HushEvent, HushGroup, HushMessage,
+    HushPreferences, HushSafetyNumber, HushSyncReport,
 };
 use crate::ops;
 
@@ -247,6 +251,280 @@ impl HushClient {
     pub fn go_offline(&self) -> Result<(), HushError> {
         self.core
             .blocking(ops::set_online(self.core.handle(), false))
+    }
+
+    /// Sends a text that replies to (quotes) the message `reply_to` (its id). Like
+    /// [`HushClient::send_text`]: returns the message `Queued`.
+    pub fn send_reply(
+        &self,
+        to: String,
+        text: String,
+        reply_to: String,
+    ) -> Result<HushMessage, HushError> {
+        self.core
+            .blocking(ops::send_reply(self.core.handle(), to, text, reply_to))
+    }
+
+    /// Async form of [`HushClient::send_reply`].
+    pub async fn send_reply_async(
+        &self,
+        to: String,
+        text: String,
+        reply_to: String,
+    ) -> Result<HushMessage, HushError> {
+        guarded(ops::send_reply(self.core.handle(), to, text, reply_to)).await
+    }
+
+    /// Replaces the text of one of this account's messages, here and on every recipient's device
+    /// (they get an `Edited` event). Talks to the relay.
+    pub fn edit_message(&self, message_id: String, text: String) -> Result<HushMessage, HushError> {
+        self.core
+            .blocking(ops::edit_message(self.core.handle(), message_id, text))
+    }
+
+    /// Async form of [`HushClient::edit_message`].
+    pub async fn edit_message_async(
+        &self,
+        message_id: String,
+        text: String,
+    ) -> Result<HushMessage, HushError> {
+        guarded(ops::edit_message(self.core.handle(), message_id, text)).await
+    }
+
+    /// Deletes a message from the history; with `for_everyone` also on every recipient's device
+    /// (own messages; any message for a group admin; they get a `Deleted` event). Talks to the
+    /// relay when `for_everyone`.
+    pub fn delete_message(&self, message_id: String, for_everyone: bool) -> Result<(), HushError> {
+        self.core.blocking(ops::delete_message(
+            self.core.handle(),
+            message_id,
+            for_everyone,
+        ))
+    }
+
+    /// Async form of [`HushClient::delete_message`].
+    pub async fn delete_message_async(
+        &self,
+        message_id: String,
+        for_everyone: bool,
+    ) -> Result<(), HushError> {
+        guarded(ops::delete_message(
+            self.core.handle(),
+            message_id,
+            for_everyone,
+        ))
+        .await
+    }
+
+    /// Reacts to a message with an emoji (replacing this account's earlier reaction); an empty
+    /// `emoji` takes the reaction back. The conversation gets a `Reacted` event. Talks to the
+    /// relay.
+    pub fn react(&self, message_id: String, emoji: String) -> Result<HushMessage, HushError> {
+        self.core
+            .blocking(ops::react(self.core.handle(), message_id, emoji))
+    }
+
+    /// Async form of [`HushClient::react`].
+    pub async fn react_async(
+        &self,
+        message_id: String,
+        emoji: String,
+    ) -> Result<HushMessage, HushError> {
+        guarded(ops::react(self.core.handle(), message_id, emoji)).await
+    }
+
+    /// Marks a conversation read (call it when the user sees it): returns how many messages were
+    /// unread. Read receipts go out to their senders (if receipts are on).
+    pub fn mark_read(&self, conversation: String) -> Result<u64, HushError> {
+        self.core
+            .blocking(ops::mark_read(self.core.handle(), conversation))
+    }
+
+    /// Async form of [`HushClient::mark_read`].
+    pub async fn mark_read_async(&self, conversation: String) -> Result<u64, HushError> {
+        guarded(ops::mark_read(self.core.handle(), conversation)).await
+    }
+
+    /// Tells a conversation this account is typing (`active`) or stopped. Ephemeral and best
+    /// effort: only members online now see it, and offline it is dropped.
+    pub fn send_typing(&self, conversation: String, active: bool) -> Result<(), HushError> {
+        self.core
+            .blocking(ops::send_typing(self.core.handle(), conversation, active))
+    }
+
+    /// Async form of [`HushClient::send_typing`].
+    pub async fn send_typing_async(
+        &self,
+        conversation: String,
+        active: bool,
+    ) -> Result<(), HushError> {
+        guarded(ops::send_typing(self.core.handle(), conversation, active)).await
+    }
+
+    /// A conversation's disappearing-message timer in seconds; `None`: off.
+    pub fn timer(&self, conversation: String) -> Result<Option<u64>, HushError> {
+        self.core
+            .blocking(ops::timer(self.core.handle(), conversation))
+    }
+
+    /// Async form of [`HushClient::timer`].
+    pub async fn timer_async(&self, conversation: String) -> Result<Option<u64>, HushError> {
+        guarded(ops::timer(self.core.handle(), conversation)).await
+    }
+
+    /// Sets a conversation's disappearing-message timer (`seconds`, at least 1) for everyone in it,
+    /// or turns it off (`None`). Messages then disappear that long after they are stored. Talks to
+    /// the relay.
+    pub fn set_timer(&self, conversation: String, seconds: Option<u64>) -> Result<(), HushError> {
+        self.core
+            .blocking(ops::set_timer(self.core.handle(), conversation, seconds))
+    }
+
+    /// Async form of [`HushClient::set_timer`].
+    pub async fn set_timer_async(
+        &self,
+        conversation: String,
+        seconds: Option<u64>,
+    ) -> Result<(), HushError> {
+        guarded(ops::set_timer(self.core.handle(), conversation, seconds)).await
+    }
+
+    /// The account's preferences (receipts, presence, group limits).
+    pub fn preferences(&self) -> Result<HushPreferences, HushError> {
+        self.core.blocking(ops::preferences(self.core.handle()))
+    }
+
+    /// Async form of [`HushClient::preferences`].
+    pub async fn preferences_async(&self) -> Result<HushPreferences, HushError> {
+        guarded(ops::preferences(self.core.handle())).await
+    }
+
+    /// Changes the account's preferences; returns them as saved. Turning presence on or off while
+    /// online tells contacts at once.
+    pub fn set_preferences(
+        &self,
+        preferences: HushPreferences,
+    ) -> Result<HushPreferences, HushError> {
+        self.core
+            .blocking(ops::set_preferences(self.core.handle(), preferences))
+    }
+
+    /// Async form of [`HushClient::set_preferences`].
+    pub async fn set_preferences_async(
+        &self,
+        preferences: HushPreferences,
+    ) -> Result<HushPreferences, HushError> {
+        guarded(ops::set_preferences(self.core.handle(), preferences)).await
+    }
+
+    /// The groups this account is in, by name.
+    pub fn groups(&self) -> Result<Vec<HushGroup>, HushError> {
+        self.core.blocking(ops::groups(self.core.handle()))
+    }
+
+    /// Async form of [`HushClient::groups`].
+    pub async fn groups_async(&self) -> Result<Vec<HushGroup>, HushError> {
+        guarded(ops::groups(self.core.handle())).await
+    }
+
+    /// One group: members and roles. `group`: `#name` or its conversation id (`group:<hex>`), as
+    /// for every group call.
+    pub fn group_info(&self, group: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_info(self.core.handle(), group))
+    }
+
+    /// Async form of [`HushClient::group_info`].
+    pub async fn group_info_async(&self, group: String) -> Result<HushGroup, HushError> {
+        guarded(ops::group_info(self.core.handle(), group)).await
+    }
+
+    /// Creates a group named `name` with these contacts (aliases, `@usernames` or mailbox ids);
+    /// this account is its owner. Each member gets a `GroupChanged` event. Send to it with
+    /// `send_text("#name", …)` or its conversation id. Talks to the relay.
+    pub fn create_group(&self, name: String, members: Vec<String>) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::create_group(self.core.handle(), name, members))
+    }
+
+    /// Async form of [`HushClient::create_group`].
+    pub async fn create_group_async(
+        &self,
+        name: String,
+        members: Vec<String>,
+    ) -> Result<HushGroup, HushError> {
+        guarded(ops::create_group(self.core.handle(), name, members)).await
+    }
+
+    /// Adds a contact to a group (admins). Talks to the relay.
+    pub fn group_add(&self, group: String, member: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_add(self.core.handle(), group, member))
+    }
+
+    /// Async form of [`HushClient::group_add`].
+    pub async fn group_add_async(
+        &self,
+        group: String,
+        member: String,
+    ) -> Result<HushGroup, HushError> {
+        guarded(ops::group_add(self.core.handle(), group, member)).await
+    }
+
+    /// Removes a member from a group (admins); everyone's keys rotate. Talks to the relay.
+    pub fn group_remove(&self, group: String, member: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_remove(self.core.handle(), group, member))
+    }
+
+    /// Async form of [`HushClient::group_remove`].
+    pub async fn group_remove_async(
+        &self,
+        group: String,
+        member: String,
+    ) -> Result<HushGroup, HushError> {
+        guarded(ops::group_remove(self.core.handle(), group, member)).await
+    }
+
+    /// Leaves a group (its history stays). Talks to the relay.
+    pub fn group_leave(&self, group: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_leave(self.core.handle(), group))
+    }
+
+    /// Async form of [`HushClient::group_leave`].
+    pub async fn group_leave_async(&self, group: String) -> Result<HushGroup, HushError> {
+        guarded(ops::group_leave(self.core.handle(), group)).await
+    }
+
+    /// Renames a group (admins). Talks to the relay.
+    pub fn group_rename(&self, group: String, new_name: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_rename(self.core.handle(), group, new_name))
+    }
+
+    /// Async form of [`HushClient::group_rename`].
+    pub async fn group_rename_async(
+        &self,
+        group: String,
+        new_name: String,
+    ) -> Result<HushGroup, HushError> {
+        guarded(ops::group_rename(self.core.handle(), group, new_name)).await
+    }
+
+    /// Makes a member a group admin (admins). Talks to the relay.
+    pub fn group_promote(&self, group: String, member: String) -> Result<HushGroup, HushError> {
+        self.core
+            .blocking(ops::group_promote(self.core.handle(), group, member))
+    }
+
+    /// Async form of [`HushClient::group_promote`].
+    pub async fn group_promote_async(
+        &self,
+        group: String,
+        member: String,
+    ) -> Result<HushGroup, HushError> {
+        guarded(ops::group_promote(self.core.handle(), group, member)).await
     }
 
     /// Delivers every event to `listener` on the library's event thread, or stops (`None`).

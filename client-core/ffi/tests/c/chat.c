@@ -54,6 +54,26 @@ static char *wait_for(HushClient *client, const char *needle, const char *needle
     exit(1);
 }
 
+/* Fails unless `json` contains `needle` (and, if given, not `absent`). */
+static void expect(const char *what, const char *json, const char *needle, const char *absent) {
+    if (strstr(json, needle) == NULL || (absent != NULL && strstr(json, absent) != NULL)) {
+        fprintf(stderr, "FAIL: %s: wanted %s%s%s in %s\n", what, needle,
+                absent ? " and not " : "", absent ? absent : "", json);
+        exit(1);
+    }
+}
+
+/* Copies the first message id ("id":"<32 hex>") of `json` into `id` (33 bytes). */
+static void first_id(const char *json, char *id) {
+    const char *at = strstr(json, "\"id\":\"");
+    if (at == NULL || strlen(at + 6) < 32) {
+        fprintf(stderr, "FAIL: no id in %s\n", json);
+        exit(1);
+    }
+    memcpy(id, at + 6, 32);
+    id[32] = '\0';
+}
+
 /* Runs the CLI with `args` and returns its output (caller frees). */
 static char *cli(const char *args) {
     char command[4096];
@@ -164,6 +184,74 @@ int main(void) {
     hush_string_free(out);
     CHECK(hush_client_safety_number(client, "cli", &out));
     hush_string_free(out);
+
+    /* Reading the conversation: one unread message, then none. */
+    uint64_t unread = 99;
+    CHECK(hush_client_mark_read(client, "cli", &unread));
+    if (unread != 1) {
+        fprintf(stderr, "FAIL: mark_read found %llu unread, not 1\n", (unsigned long long)unread);
+        return 1;
+    }
+    CHECK(hush_client_mark_read(client, "cli", NULL));
+
+    /* A group with the CLI user: create, write, list; then react to and edit the message. */
+    const char *members[] = {"cli"};
+    CHECK(hush_client_group_create(client, "cteam", members, 1, &out));
+    expect("group create", out, "\"name\":\"cteam\"", NULL);
+    expect("group create", out, "\"my_role\":\"owner\"", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_send_text(client, "#cteam", "hello C group", &out));
+    expect("group send", out, "\"conversation\":\"group:", NULL);
+    char group_message[33];
+    first_id(out, group_message);
+    hush_string_free(out);
+    hush_string_free(wait_for(client, "\"type\":\"message_status\"", group_message));
+    CHECK(hush_client_groups(client, &out));
+    expect("groups", out, "\"name\":\"cteam\"", NULL);
+    expect("groups", out, "{\"alias\":\"cli\",\"role\":\"member\"}", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_group_info(client, "#cteam", &out));
+    expect("group info", out, "\"alias\":\"me\"", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_conversations(client, &out));
+    expect("conversations", out, "\"name\":\"#cteam\",\"is_group\":true", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_react(client, group_message, "\xF0\x9F\x91\x8D", &out));
+    expect("react", out, "\"reactions\":[{\"sender\":null,\"emoji\":\"\xF0\x9F\x91\x8D\"}]", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_edit_message(client, group_message, "hello C group, edited", &out));
+    expect("edit", out, "\"text\":\"hello C group, edited\"", "\"edited_at_ms\":null");
+    hush_string_free(out);
+    char *group_sync = cli("--json sync");
+    expect("the CLI's sync", group_sync, "hello C group", NULL);
+    expect("the CLI's sync", group_sync, "\"type\":\"edited\"", NULL);
+    expect("the CLI's sync", group_sync, "\xF0\x9F\x91\x8D", NULL);
+    free(group_sync);
+
+    /* Disappearing messages and preferences. */
+    uint64_t seconds = 99;
+    CHECK(hush_client_set_timer(client, "#cteam", 60));
+    CHECK(hush_client_timer(client, "#cteam", &seconds));
+    if (seconds != 60) {
+        fprintf(stderr, "FAIL: the timer is %llu s, not 60\n", (unsigned long long)seconds);
+        return 1;
+    }
+    CHECK(hush_client_timer(client, "cli", &seconds));
+    if (seconds != 0) {
+        fprintf(stderr, "FAIL: the 1:1 timer is %llu s, not off\n", (unsigned long long)seconds);
+        return 1;
+    }
+    CHECK(hush_client_set_preferences(client, "{\"receipts\":false}", &out));
+    expect("set preferences", out, "\"receipts\":false", NULL);
+    expect("set preferences", out, "\"max_group_size\":2000", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_preferences(client, &out));
+    expect("preferences", out, "\"receipts\":false", NULL);
+    hush_string_free(out);
+    if (hush_client_set_preferences(client, "[1]", &out) != HUSH_ERR_INVALID_INPUT || out != NULL) {
+        fprintf(stderr, "FAIL: preferences that are not an object were accepted\n");
+        return 1;
+    }
 
     /* Close releases the home: it opens again with the same key. */
     CHECK(hush_client_close(client));

@@ -98,6 +98,15 @@ fun main() {
         check(client.whoamiAsync().name == "Kay")
     }
 
+    // Groups.
+    val group = client.createGroup("kt", listOf("cli"))
+    check(group.name == "kt" && group.myRole == HushRole.OWNER && group.members.size == 2) { group }
+    check(client.groups().map { it.conversation } == listOf(group.conversation))
+    runBlocking {
+        val info = client.groupInfoAsync(group.conversation)
+        check(info.members.map { it.alias }.sorted() == listOf("cli", "me")) { info }
+    }
+
     // Polling, for apps without a listener: nothing pending now.
     check(client.pollEvent(50u).let { it == null || it !is HushEvent.Message })
     check(client.safetyNumber("cli").digits.replace(" ", "").length == 60)

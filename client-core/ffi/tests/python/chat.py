@@ -44,6 +44,111 @@ def cli(*args):
     return done.stdout
 
 
+def is_event(kind, **fields):
+    """A matcher for events of `kind` whose fields have these values."""
+    return lambda e: isinstance(e, kind) and all(
+        getattr(e, name) == value for name, value in fields.items()
+    )
+
+
+def groups_and_changes(client, listener, bob):
+    """A group with the CLI user; receipts, reactions, edits, deletes, timers, preferences."""
+    team = client.create_group("team", ["cli"])
+    assert team.name == "team" and team.my_role == hush.HushRole.OWNER, team
+    assert sorted(m.alias for m in team.members) == ["cli", "me"], team
+    assert team.conversation.startswith("group:"), team
+    assert [g.conversation for g in client.groups()] == [team.conversation]
+
+    sent = client.send_text("#team", "hello team")
+    assert sent.conversation == team.conversation, sent
+    assert [r.mailbox for r in sent.recipients] == [bob.mailbox], sent
+    wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.MESSAGE_STATUS)
+        and e.message.id == sent.id
+        and e.message.status == hush.HushStatus.STORED,
+        "stored status of the group message",
+    )
+    out = cli("--json", "sync")
+    assert "hello team" in out, out
+    # The CLI's device got it: a delivery receipt comes back.
+    receipt = wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.RECEIPT) and e.message.id == sent.id,
+        "delivery receipt",
+    )
+    assert receipt.contact == bob.mailbox and not receipt.read, receipt
+    assert [r.status for r in receipt.message.recipients] == [hush.HushStatus.DELIVERED]
+
+    # The CLI writes to the group.
+    cli("send", "#team", "hi team, CLI here")
+    got = wait_for(listener, is_event(hush.HushEvent.MESSAGE), "group message from the CLI")
+    assert got.message.conversation == team.conversation, got
+    assert got.message.sender == bob.mailbox and got.message.text == "hi team, CLI here", got
+    conversations = {c.conversation: c for c in client.conversations()}
+    assert conversations[team.conversation].is_group, conversations
+    assert not conversations[bob.mailbox].is_group, conversations
+
+    # Reply, react, edit; the CLI sees all three, and reading sends a read receipt.
+    reply = client.send_reply(team.conversation, "welcome", got.message.id)
+    assert reply.reply_to == got.message.id, reply
+    reacted = client.react(got.message.id, "👍")
+    assert [(r.sender, r.emoji) for r in reacted.reactions] == [(None, "👍")], reacted
+    edited = client.edit_message(sent.id, "hello team, edited")
+    assert edited.text == "hello team, edited" and edited.edited_at_ms is not None, edited
+    assert client.mark_read("#team") == 1
+    assert client.mark_read("#team") == 0
+    out = cli("--json", "sync")
+    for needle in ['"welcome"', "👍", '"type":"edited"', "hello team, edited", '"state":"read"']:
+        assert needle in out, (needle, out)
+
+    # The CLI reacts to the Python app's message.
+    cli("react", sent.id, "🎉")
+    reacted = wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.REACTED) and e.message.id == sent.id,
+        "reaction from the CLI",
+    )
+    assert [(r.sender, r.emoji) for r in reacted.message.reactions] == [
+        (bob.mailbox, "🎉")
+    ], reacted
+
+    # Group changes: the CLI, made an admin, renames the group.
+    promoted = client.group_promote("#team", "cli")
+    roles = {m.alias: m.role for m in promoted.members}
+    assert roles == {"me": hush.HushRole.OWNER, "cli": hush.HushRole.ADMIN}, promoted
+    cli("sync")
+    cli("group", "rename", "team", "crew")
+    changed = wait_for(listener, is_event(hush.HushEvent.GROUP_CHANGED), "group change")
+    assert changed.group == "#crew" and "crew" in changed.change, changed
+    assert client.group_info(team.conversation).name == "crew"
+    client.send_typing("#crew", True)
+
+    # Delete for everyone.
+    client.delete_message(sent.id, True)
+    assert sent.id not in [m.id for m in client.history(team.conversation, 10, None)]
+    out = cli("--json", "sync")
+    assert '"type":"deleted"' in out and sent.id in out, out
+
+    # Disappearing messages, both ways.
+    client.set_timer(team.conversation, 3600)
+    assert client.timer("#crew") == 3600
+    assert client.timer("cli") is None
+    cli("disappear", "Pia", "1h")
+    timer = wait_for(listener, is_event(hush.HushEvent.TIMER_CHANGED), "timer change")
+    assert timer.conversation == bob.mailbox and timer.seconds == 3600, timer
+    assert client.timer("cli") == 3600
+
+    # Preferences.
+    preferences = client.preferences()
+    assert preferences.receipts and not preferences.presence, preferences
+    preferences.receipts = False
+    assert not client.set_preferences(preferences).receipts
+    assert not client.preferences().receipts
+    preferences.receipts = True
+    client.set_preferences(preferences)
+
+
 def main():
     home = os.environ["HUSH_APP_HOME"]
     assert not hush.home_exists(home)
@@ -115,6 +220,8 @@ def main():
     conversations = asyncio.run(async_part())
     assert conversations[0].name == "cli", conversations
     assert conversations[0].last_message.text == "hi Python, this is the CLI"
+    groups_and_changes(client, listener, bob)
+
     number = client.safety_number("cli")
     assert len(number.digits.replace(" ", "")) == 60, number
     assert client.mark_verified("cli").verified
