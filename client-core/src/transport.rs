@@ -10,7 +10,7 @@
 mod blob_stream;
 mod pinning;
 
-pub use blob_stream::{BlobDownload, BlobStatus, BlobUpload};
+pub use blob_stream::{BlobChannel, BlobDownload, BlobStatus, BlobUpload};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -142,6 +142,26 @@ async fn write_frame(
 ) -> Result<(), TransportError> {
     let bytes = codec::encode_frame(frame).map_err(|e| TransportError::Protocol(e.to_string()))?;
     send.write_all(&bytes).await.map_err(closed)
+}
+
+/// One request on its own stream of `connection`.
+async fn request_on(
+    connection: &quinn::Connection,
+    frame: &ClientFrame,
+) -> Result<RelayFrame, TransportError> {
+    let exchange = async {
+        let (mut send, mut recv) = connection.open_bi().await.map_err(close_reason)?;
+        write_frame(&mut send, frame).await?;
+        send.finish().map_err(closed)?;
+        match read_frame(&mut recv).await? {
+            Some(RelayFrame::Error(error)) => Err(TransportError::Refused(error)),
+            Some(frame) => Ok(frame),
+            None => Err(TransportError::Protocol("empty response".into())),
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| TransportError::Unreachable("the relay did not answer in time".into()))?
 }
 
 fn close_reason(error: quinn::ConnectionError) -> TransportError {
@@ -325,19 +345,15 @@ impl RelayConnection {
 
     /// One request on its own stream. A relay `Error` answer is [`TransportError::Refused`].
     pub async fn request(&self, frame: &ClientFrame) -> Result<RelayFrame, TransportError> {
-        let exchange = async {
-            let (mut send, mut recv) = self.connection.open_bi().await.map_err(close_reason)?;
-            write_frame(&mut send, frame).await?;
-            send.finish().map_err(closed)?;
-            match read_frame(&mut recv).await? {
-                Some(RelayFrame::Error(error)) => Err(TransportError::Refused(error)),
-                Some(frame) => Ok(frame),
-                None => Err(TransportError::Protocol("empty response".into())),
-            }
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| TransportError::Unreachable("the relay did not answer in time".into()))?
+        request_on(&self.connection, frame).await
+    }
+
+    /// A handle for file transfers on this connection that can move to another task (blob
+    /// streams run beside the control stream; see [`BlobChannel`]).
+    pub fn blobs(&self) -> BlobChannel {
+        BlobChannel {
+            connection: self.connection.clone(),
+        }
     }
 
     /// Starts receiving this mailbox's envelopes.

@@ -256,6 +256,7 @@ impl Client {
         };
         let refusal = match &connection {
             Some(connection) => connection
+                .blobs()
                 .create_blob(blob, layout.blob_len(), recipients.clone())
                 .await
                 .err(),
@@ -449,6 +450,7 @@ impl Client {
         let attachment = &record.attachment;
         let layout = ChunkLayout::new(attachment.size);
         let status = connection
+            .blobs()
             .create_blob(
                 attachment.blob,
                 layout.blob_len(),
@@ -500,7 +502,10 @@ impl Client {
             .map_err(|e| file_error(&path, e))?;
         let first_chunk =
             u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
-        let mut upload = connection.upload_blob(attachment.blob, first_chunk).await?;
+        let mut upload = connection
+            .blobs()
+            .upload_blob(attachment.blob, first_chunk)
+            .await?;
         let mut buf = Zeroizing::new(vec![0u8; BLOB_CHUNK_PLAINTEXT_LEN]);
         let name = attachment.name.clone();
         let mut pace = Pace::new(self.rate_limit);
@@ -777,6 +782,7 @@ impl Client {
         let first_chunk =
             u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
         let mut download = connection
+            .blobs()
             .download_blob(attachment.blob, first_chunk)
             .await?;
         let status = download.status();
@@ -851,7 +857,11 @@ impl Client {
         let Ok(Some(mut record)) = self.store.get::<FileRecord>(Slot::Files, &id.0) else {
             return false;
         };
-        match connection.release_blob(record.attachment.blob).await {
+        match connection
+            .blobs()
+            .release_blob(record.attachment.blob)
+            .await
+        {
             Ok(()) => {}
             Err(TransportError::Refused(frame)) if frame.code == ErrorCode::UnknownBlob => {}
             Err(_) => return false,

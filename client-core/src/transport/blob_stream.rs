@@ -3,7 +3,7 @@
 
 use hush_protocol::{BlobId, ClientFrame, RelayFrame};
 
-use super::{REQUEST_TIMEOUT, RelayConnection, TransportError, closed, read_frame, write_frame};
+use super::{REQUEST_TIMEOUT, TransportError, closed, read_frame, request_on, write_frame};
 
 /// What the relay holds of a blob (its `BlobStatus` answer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,19 @@ impl BlobDownload {
     }
 }
 
-impl RelayConnection {
+/// File transfers over a relay connection, usable from any task: a clone of the connection's
+/// handle, so a long upload or download never holds the [`super::RelayConnection`] (or the
+/// client state around it) while it runs.
+#[derive(Clone, Debug)]
+pub struct BlobChannel {
+    pub(super) connection: quinn::Connection,
+}
+
+impl BlobChannel {
+    async fn request(&self, frame: &ClientFrame) -> Result<RelayFrame, TransportError> {
+        request_on(&self.connection, frame).await
+    }
+
     /// Announces a blob (or asks how far its upload got).
     pub async fn create_blob(
         &self,
