@@ -302,7 +302,13 @@ fn a_group_of_five_shares_one_blob_which_leaves_after_the_last_fetch() {
         member.ok(&["sync"]);
     }
 
-    let source = world.file("photo.raw", 200_000, 3);
+    // A real picture, so the message carries a thumbnail.
+    let source = world.dir.path().join("photo.png");
+    image::RgbImage::from_fn(800, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    })
+    .save(&source)
+    .unwrap();
     let stored_before = world.metric("hush_relay_envelopes_stored_total");
     let sent = alice.ok(&["send-file", "#trip", source.to_str().unwrap(), "--json"]);
     assert_eq!(sent.json_lines()[0]["delivery"], "stored");
@@ -319,7 +325,9 @@ fn a_group_of_five_shares_one_blob_which_leaves_after_the_last_fetch() {
         let listed = files(member);
         assert_eq!(listed.len(), 1, "{name}");
         assert_eq!(listed[0]["conversation"], "#trip");
-        let target = world.dir.path().join(format!("{name}.raw"));
+        assert_eq!(listed[0]["mime"], "image/png");
+        assert_eq!(listed[0]["thumbnail"], true, "images come with a thumbnail");
+        let target = world.dir.path().join(format!("{name}.png"));
         member.ok(&[
             "save",
             listed[0]["id"].as_str().unwrap(),
