@@ -28,6 +28,67 @@ pub enum SendOutcome {
     },
 }
 
+/// Outbox entries ready to go, in order, from [`Client::prepare_outbox`].
+#[derive(Debug, Default)]
+pub(crate) struct PreparedOutbox {
+    pub(crate) envelopes: Vec<PreparedEnvelope>,
+    /// Entries that needed no sending (nobody left to send them to).
+    pub(crate) done: usize,
+    /// Why preparing stopped early, if it did.
+    pub(crate) error: Option<ClientError>,
+}
+
+/// One encrypted outbox entry: its key in the outbox and the exact envelope.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedEnvelope {
+    pub(crate) key: Vec<u8>,
+    pub(crate) envelope: Envelope,
+}
+
+/// What the relay answered to prepared envelopes, in order, until the first error.
+#[derive(Debug, Default)]
+pub(crate) struct SentEnvelopes {
+    /// Outbox key and the new state (`Stored`, or `Failed` for a refusal for good).
+    pub(crate) answered: Vec<(Vec<u8>, Status)>,
+    /// Why sending stopped early.
+    pub(crate) error: Option<TransportError>,
+}
+
+/// The network step of a flush: sends `envelopes` in order over `channel`, stopping at the
+/// first error that retrying might fix. Borrows no [`Client`], so a service can run it on a
+/// task of its own while it serves other calls.
+pub(crate) async fn send_prepared(
+    channel: &crate::transport::BlobChannel,
+    envelopes: &[PreparedEnvelope],
+) -> SentEnvelopes {
+    let mut sent = SentEnvelopes::default();
+    for prepared in envelopes {
+        let status = match channel
+            .request(&ClientFrame::Send(prepared.envelope.clone()))
+            .await
+        {
+            Ok(RelayFrame::Stored { .. }) => Status::Stored,
+            Ok(other) => {
+                sent.error = Some(TransportError::Protocol(format!(
+                    "unexpected answer {other:?}"
+                )));
+                break;
+            }
+            Err(TransportError::Refused(error))
+                if matches!(error.code, ErrorCode::UnknownMailbox | ErrorCode::TooLarge) =>
+            {
+                Status::Failed
+            }
+            Err(error) => {
+                sent.error = Some(error);
+                break;
+            }
+        };
+        sent.answered.push((prepared.key.clone(), status));
+    }
+    sent
+}
+
 /// What one pass over the outbox did.
 #[derive(Debug, Default)]
 pub(crate) struct FlushReport {
@@ -277,42 +338,56 @@ impl Client {
     }
 
     /// Sends what the outbox holds, oldest first, stopping at the first error that retrying
-    /// later might fix (the rest keeps its order).
+    /// later might fix (the rest keeps its order): the local step
+    /// ([`Client::prepare_outbox`]), the network step ([`send_prepared`], which borrows no
+    /// client) and the local step that records the answers ([`Client::record_sent`]).
     pub(crate) async fn flush_outbox(&mut self, connection: &RelayConnection) -> FlushReport {
-        let mut report = FlushReport::default();
+        let prepared = self.prepare_outbox(Some(connection)).await;
+        let sent = send_prepared(&connection.blobs(), &prepared.envelopes).await;
+        self.record_sent(prepared, sent)
+    }
+
+    /// The local half of a flush: encrypts, in order, the entries not encrypted yet — saving
+    /// each ciphertext with the advanced session or sender key before anything leaves this
+    /// device, so a retry sends exactly these bytes and no key encrypts twice — and returns
+    /// the envelopes ready to go. Stops at the first entry that cannot be prepared now. Only a
+    /// first message to a contact without a session touches the network (its prekey bundle,
+    /// over `connection`).
+    pub(crate) async fn prepare_outbox(
+        &mut self,
+        connection: Option<&RelayConnection>,
+    ) -> PreparedOutbox {
+        let mut prepared = PreparedOutbox::default();
         let entries = match self.store.scan::<OutboxEntry>(Slot::Outbox, b"", false) {
             Ok(entries) => entries,
             Err(error) => {
-                report.error = Some(error.into());
-                return report;
+                prepared.error = Some(error.into());
+                return prepared;
             }
         };
         for (key, entry) in entries {
-            match self.send_entry(connection, &key, entry).await {
-                Ok(true) => report.sent += 1,
-                Ok(false) => report.failed += 1,
+            match self.prepare_entry(connection, &key, entry).await {
+                Ok(Some(envelope)) => prepared.envelopes.push(PreparedEnvelope { key, envelope }),
+                Ok(None) => prepared.done += 1,
                 Err(error) => {
-                    report.error = Some(error);
+                    prepared.error = Some(error);
                     break;
                 }
             }
         }
-        report
+        prepared
     }
 
-    /// Sends one outbox entry: `Ok(true)` stored, `Ok(false)` refused for good.
-    async fn send_entry(
+    /// Encrypts one entry if needed; `None` if it has nobody left to go to (then it is gone).
+    async fn prepare_entry(
         &mut self,
-        connection: &RelayConnection,
+        connection: Option<&RelayConnection>,
         key: &[u8],
         mut entry: OutboxEntry,
-    ) -> Result<bool, ClientError> {
+    ) -> Result<Option<Envelope>, ClientError> {
         let payload = match entry.payload.clone() {
             Some(payload) => payload,
             None => {
-                // Save the ciphertext together with the advanced session or sender key, before
-                // it leaves this device: a retry must send these exact bytes, and no key ever
-                // encrypts twice from the same state.
                 let mut batch = self.store.batch();
                 let payload = match entry.channel {
                     Channel::Pairwise => {
@@ -320,7 +395,7 @@ impl Client {
                             ClientError::InvalidInput("an envelope without a recipient".into())
                         })?;
                         let (payload, sessions) = self
-                            .encrypt_pairwise(Some(connection), to, &entry.content)
+                            .encrypt_pairwise(connection, to, &entry.content)
                             .await?;
                         self.store
                             .put_in(&mut batch, Slot::Sessions, to.as_bytes(), &sessions)?;
@@ -345,28 +420,43 @@ impl Client {
             let mut batch = self.store.batch();
             self.store.remove_in(&mut batch, Slot::Outbox, key);
             self.store.commit(batch)?;
-            return Ok(true);
+            return Ok(None);
         }
-        let envelope = Envelope {
+        Ok(Some(Envelope {
             id: entry.envelope,
             recipients: entry.recipients.clone(),
             ttl_secs: 0,
             ephemeral: false,
             payload,
+        }))
+    }
+
+    /// The local step after [`send_prepared`]: entries the relay answered leave the outbox and
+    /// their messages take the new state, in one atomic write each.
+    pub(crate) fn record_sent(&self, prepared: PreparedOutbox, sent: SentEnvelopes) -> FlushReport {
+        let mut report = FlushReport {
+            sent: prepared.done,
+            ..FlushReport::default()
         };
-        let status = match connection.request(&ClientFrame::Send(envelope)).await {
-            Ok(RelayFrame::Stored { .. }) => Status::Stored,
-            Ok(other) => {
-                return Err(
-                    TransportError::Protocol(format!("unexpected answer {other:?}")).into(),
-                );
+        for (key, status) in sent.answered {
+            let recorded = self.record_one(&key, status);
+            match recorded {
+                Ok(()) if status == Status::Stored => report.sent += 1,
+                Ok(()) => report.failed += 1,
+                Err(error) => {
+                    report.error = Some(error);
+                    return report;
+                }
             }
-            Err(TransportError::Refused(error))
-                if matches!(error.code, ErrorCode::UnknownMailbox | ErrorCode::TooLarge) =>
-            {
-                Status::Failed
-            }
-            Err(error) => return Err(error.into()),
+        }
+        report.error = sent.error.map(ClientError::from).or(prepared.error);
+        report
+    }
+
+    fn record_one(&self, key: &[u8], status: Status) -> Result<(), ClientError> {
+        let Some(entry) = self.store.get::<OutboxEntry>(Slot::Outbox, key)? else {
+            // Recorded already (an overlapping flush).
+            return Ok(());
         };
         let mut batch = self.store.batch();
         if let Some(message_key) = &entry.message_key
@@ -387,7 +477,7 @@ impl Client {
         }
         self.store.remove_in(&mut batch, Slot::Outbox, key);
         self.store.commit(batch)?;
-        Ok(status == Status::Stored)
+        Ok(())
     }
 
     /// Encrypts `content` once for a group with our sender key, staging the advanced key in

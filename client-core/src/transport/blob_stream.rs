@@ -116,16 +116,17 @@ impl BlobDownload {
     }
 }
 
-/// File transfers over a relay connection, usable from any task: a clone of the connection's
-/// handle, so a long upload or download never holds the [`super::RelayConnection`] (or the
-/// client state around it) while it runs.
+/// Requests and file transfers over a relay connection, usable from any task: a clone of the
+/// connection's handle, so a long upload, a download or a batch of sends never holds the
+/// [`super::RelayConnection`] (or the client state around it) while it runs.
 #[derive(Clone, Debug)]
 pub struct BlobChannel {
     pub(super) connection: quinn::Connection,
 }
 
 impl BlobChannel {
-    async fn request(&self, frame: &ClientFrame) -> Result<RelayFrame, TransportError> {
+    /// One request on its own stream (like [`super::RelayConnection::request`]).
+    pub async fn request(&self, frame: &ClientFrame) -> Result<RelayFrame, TransportError> {
         request_on(&self.connection, frame).await
     }
 
