@@ -42,8 +42,8 @@ use crate::storage_key::KdfParams;
 use crate::transport::{Login, RelayConnection, TransportError};
 
 pub use files::{
-    FileSendOutcome, PART_SUFFIX, ProgressSink, SaveReport, TransferProgress, UploadReport,
-    safe_file_name,
+    FileDraft, FileSendOutcome, PART_SUFFIX, PreparedFile, Progress, ProgressSink, ReleaseJob,
+    SaveDone, SaveJob, SaveReport, TransferProgress, UploadJob, UploadReport, safe_file_name,
 };
 pub use group_actions::GroupInfo;
 pub use receive::{Event, PRESENCE_FRESH_MS, PushOutcome, SyncReport, is_online};
@@ -185,6 +185,9 @@ pub struct Client {
     pub(crate) progress: Option<ProgressSink>,
     /// File transfer rate limit, bytes per second.
     pub(crate) rate_limit: Option<u64>,
+    /// Recorded uploads are left to the caller's own jobs: [`Client::resume_uploads`] (and so
+    /// `sync`) does not run them (set by the client service).
+    pub(crate) uploads_deferred: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -215,6 +218,7 @@ impl Client {
             pending_receipts: Default::default(),
             progress: None,
             rate_limit: None,
+            uploads_deferred: false,
         })
     }
 
@@ -228,6 +232,7 @@ impl Client {
             pending_receipts: Default::default(),
             progress: None,
             rate_limit: None,
+            uploads_deferred: false,
         })
     }
 
@@ -253,6 +258,7 @@ impl Client {
             pending_receipts: Default::default(),
             progress: None,
             rate_limit: None,
+            uploads_deferred: false,
         };
         client.purge_expired()?;
         Ok(client)

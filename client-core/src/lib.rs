@@ -127,8 +127,9 @@ mod x3dh;
 
 pub use client::{
     AccountInfo, Client, ClientError, Contact, ConversationId, Direction, ErrorKind, Event,
-    FileInfo, FileSendOutcome, FileState, GroupInfo, Message, Preferences, SaveReport, SendOutcome,
-    Status, SyncReport, TransferProgress, UploadReport,
+    FileDraft, FileInfo, FileSendOutcome, FileState, GroupInfo, Message, Preferences, PreparedFile,
+    ReleaseJob, SaveDone, SaveJob, SaveReport, SendOutcome, Status, SyncReport, TransferProgress,
+    UploadJob, UploadReport,
 };
 pub use content::{GroupId, MessageId};
 pub use identity::{IdentityError, IdentityKeyPair, PublicIdentity, VerifiedIdentity};

@@ -20,6 +20,15 @@
 //!   preference is on;
 //! - reports what happened as [`ServiceEvent`]s, read with [`ClientHandle::next_event`].
 //!
+//! File transfers never hold the client: the actor does only their local steps (recording an
+//! upload, marking a download `partial`, queueing the message once the upload is complete,
+//! recording how a save ended) and runs the transfer itself — the relay's limit check, hashing,
+//! uploading, downloading — as a job on a task the service owns, over a clone of the
+//! connection's blob channel. The job reports [`ServiceEvent::Transfer`] progress and hands its
+//! result back to the actor, which finishes it in the store and sends the outbox. Recorded
+//! uploads resume after every (re)connection. Shutting down cancels running transfers (an
+//! upload resumes, a download continues from its part file, next time).
+//!
 //! Conversations are named as the client names them (`#group`, a contact's alias,
 //! `@username` or mailbox id) or by the id apps are shown for a group, `group:<hex>`.
 //!
@@ -32,27 +41,36 @@
 //! service stops when [`ClientHandle::shutdown`] is called or every handle is dropped; it then
 //! closes the connection and drops the client, which closes the local store.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hush_protocol::{Delivery, MailboxId};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{Id as TaskId, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::client::{
-    AccountInfo, Client, ClientError, Contact, ConversationId, Event, GroupInfo, Message,
-    Preferences, Status, SyncReport, reconnect_delay,
+    AccountInfo, Client, ClientError, Contact, ConversationId, Direction, Event, FileDraft,
+    GroupInfo, Message, Preferences, PreparedFile, SaveDone, SaveJob, SaveReport, Status,
+    SyncReport, TransferProgress, UploadJob, UploadReport, reconnect_delay,
 };
 use crate::content::MessageId;
 use crate::local_store::Slot;
 use crate::safety_number::SafetyNumber;
-use crate::transport::{Backoff, Login, Push, RelayConnection, TransportError};
+use crate::transport::{Backoff, BlobChannel, Login, Push, RelayConnection, TransportError};
 
 /// Events buffered for the app before the oldest unread ones are dropped (and counted in
 /// [`ServiceEvent::Lagged`]). Nothing is lost by dropping: messages are in the history.
 pub const EVENT_QUEUE: usize = 4096;
+
+/// The shortest time between two [`ServiceEvent::Transfer`] reports of one transfer (the first
+/// and the last are always reported).
+pub const TRANSFER_REPORT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Why a command could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +110,7 @@ pub enum ConnectionState {
 
 /// Something the app should know about.
 ///
-/// New kinds (file progress) will be added as new variants; match with a wildcard arm.
+/// New kinds will be added as new variants; match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServiceEvent {
@@ -115,6 +133,30 @@ pub enum ServiceEvent {
     Lagged {
         /// How many.
         missed: u64,
+    },
+    /// A file transfer made progress: reported at most every [`TRANSFER_REPORT_INTERVAL`] per
+    /// transfer, and always when it is complete (`done == total`).
+    Transfer {
+        /// The message sharing the file.
+        message_id: MessageId,
+        /// The file's name.
+        name: String,
+        /// `Outgoing`: an upload; `Incoming`: a download.
+        direction: Direction,
+        /// Plaintext bytes done, including those done before a resume.
+        done: u64,
+        /// Plaintext bytes in all.
+        total: u64,
+    },
+    /// A file transfer stopped before it was complete. An upload that is still recorded (the
+    /// network failed, the relay refused it for now) resumes after the next connection; one
+    /// whose source file changed or vanished is given up (its message is reported `Failed`).
+    /// A download resumes from its part file when it is saved again.
+    TransferFailed {
+        /// The message sharing the file.
+        message_id: MessageId,
+        /// Why.
+        error: String,
     },
 }
 
@@ -164,6 +206,25 @@ enum Command {
         active: bool,
         reply: Reply<()>,
     },
+    /// Records a file to send (after the relay's limit check and hashing, off the actor) and
+    /// uploads it on a task.
+    SendFile {
+        to: String,
+        path: PathBuf,
+        caption: Option<String>,
+        reply: Reply<Message>,
+    },
+    /// Downloads and saves a received file on a task; answers when it is saved (or refused).
+    SaveFile {
+        id: String,
+        dest: Option<PathBuf>,
+        reply: Reply<SaveReport>,
+    },
+    /// Starts the recorded uploads that are not running (and tells the relay about saved
+    /// files it missed).
+    ResumeUploads {
+        reply: Reply<usize>,
+    },
     UpdatePreferences {
         change: PreferencesChange,
         reply: Reply<Preferences>,
@@ -197,9 +258,12 @@ impl std::fmt::Debug for ClientHandle {
 impl ClientHandle {
     /// Moves `client` into a service task on `runtime` and returns its handle. The service
     /// starts offline; call [`ClientHandle::set_online`] to connect.
-    pub fn spawn(client: Client, runtime: &tokio::runtime::Handle) -> Self {
+    pub fn spawn(mut client: Client, runtime: &tokio::runtime::Handle) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
+        // Uploads run as jobs on the service's tasks, never inside a command (an offline
+        // `sync` included).
+        client.defer_uploads(true);
         let actor = Actor {
             client,
             online: false,
@@ -209,8 +273,12 @@ impl ClientHandle {
             backoff: Backoff::default(),
             events: EventSink {
                 sender: events,
-                missed: 0,
+                missed: Arc::new(AtomicU64::new(0)),
             },
+            transfers: JoinSet::new(),
+            active: HashMap::new(),
+            releasing: None,
+            generation: 0,
         };
         runtime.spawn(actor.run(receiver));
         Self {
@@ -581,6 +649,66 @@ impl ClientHandle {
         self.local(|client| client.outbox_len()).await
     }
 
+    /// Sends a file to a conversation, with an optional caption. The relay's size and quota
+    /// limits are checked (when connected) and the file is hashed on a task of its own; then
+    /// the message is recorded and returned (file state `Uploading`, status `Queued`). The
+    /// upload runs on a task too ([`ServiceEvent::Transfer`]); once it is complete the
+    /// message goes out like any other ([`ServiceEvent::MessageStatus`]). Offline, the file is
+    /// recorded and uploaded after the next connection.
+    pub async fn send_file(
+        &self,
+        to: String,
+        path: PathBuf,
+        caption: Option<String>,
+    ) -> Result<Message, ServiceError> {
+        self.ask(|reply| Command::SendFile {
+            to,
+            path,
+            caption,
+            reply,
+        })
+        .await
+    }
+
+    /// Received files, oldest first; only those of one conversation if `to` is given.
+    pub async fn files(&self, to: Option<String>) -> Result<Vec<Message>, ServiceError> {
+        self.local(move |client| {
+            let to = to.map(|to| name(client, &to)).transpose()?;
+            client.files(to.as_deref())
+        })
+        .await
+    }
+
+    /// Downloads, checks and saves a received file (by message id, or a unique prefix of at
+    /// least 4 hex digits) to `dest` (a file, or a directory to put it in; default: the
+    /// current directory), resuming an interrupted download. The download runs on a task
+    /// ([`ServiceEvent::Transfer`]), on the service's connection or, offline, on one of its
+    /// own; this answers when the file is saved or refused.
+    pub async fn save_file(
+        &self,
+        id: String,
+        dest: Option<PathBuf>,
+    ) -> Result<SaveReport, ServiceError> {
+        self.ask(|reply| Command::SaveFile { id, dest, reply })
+            .await
+    }
+
+    /// Starts the recorded uploads that are not running (the service also does this after
+    /// every connection); returns how many it started. Offline: none.
+    pub async fn resume_uploads(&self) -> Result<usize, ServiceError> {
+        self.ask(|reply| Command::ResumeUploads { reply }).await
+    }
+
+    /// Limits each file transfer started from now on to about `bytes_per_sec` (`None`: as
+    /// fast as the link allows).
+    pub async fn set_rate_limit(&self, bytes_per_sec: Option<u64>) -> Result<(), ServiceError> {
+        self.local(move |client| {
+            client.set_rate_limit(bytes_per_sec);
+            Ok(())
+        })
+        .await
+    }
+
     /// Offline: one [`Client::sync`] (connect, send the outbox, receive until drained, then
     /// `wait` longer), its events reported as usual. Online the connection does all that
     /// already: this sends the outbox if connected and reports what is still queued.
@@ -604,24 +732,120 @@ impl ClientHandle {
     }
 }
 
-/// The bounded event queue, counting what it had to drop.
+/// The bounded event queue, counting what it had to drop. Cloned into transfer tasks.
+#[derive(Clone)]
 struct EventSink {
     sender: mpsc::Sender<ServiceEvent>,
-    missed: u64,
+    missed: Arc<AtomicU64>,
 }
 
 impl EventSink {
-    fn emit(&mut self, event: ServiceEvent) {
-        if self.missed > 0 {
-            let lagged = ServiceEvent::Lagged {
-                missed: self.missed,
-            };
+    fn emit(&self, event: ServiceEvent) {
+        let missed = self.missed.load(Ordering::Relaxed);
+        if missed > 0 {
+            let lagged = ServiceEvent::Lagged { missed };
             if self.sender.try_send(lagged).is_ok() {
-                self.missed = 0;
+                self.missed.fetch_sub(missed, Ordering::Relaxed);
             }
         }
-        if self.missed > 0 || self.sender.try_send(event).is_err() {
-            self.missed += 1;
+        if self.missed.load(Ordering::Relaxed) > 0 || self.sender.try_send(event).is_err() {
+            self.missed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A progress sink for one transfer's job: [`ServiceEvent::Transfer`], rate-limited.
+    fn transfer_progress(
+        &self,
+        message_id: MessageId,
+    ) -> impl FnMut(&TransferProgress) + Send + use<> {
+        let events = self.clone();
+        let mut last: Option<Instant> = None;
+        move |progress| {
+            let now = Instant::now();
+            let due = last.is_none_or(|at| now.duration_since(at) >= TRANSFER_REPORT_INTERVAL);
+            if due || progress.done >= progress.total {
+                last = Some(now);
+                events.emit(ServiceEvent::Transfer {
+                    message_id,
+                    name: progress.name.clone(),
+                    direction: progress.direction,
+                    done: progress.done,
+                    total: progress.total,
+                });
+            }
+        }
+    }
+}
+
+/// What a transfer task hands back to the actor (through [`Actor::transfers`]).
+enum Finished {
+    /// A file to send was checked with the relay and read: record it.
+    Prepared {
+        result: Result<Box<PreparedFile>, ClientError>,
+        reply: Reply<Message>,
+    },
+    /// An upload ended (on the connection of `generation`).
+    Uploaded {
+        id: MessageId,
+        generation: u64,
+        result: Result<UploadReport, ClientError>,
+    },
+    /// A download ended.
+    Saved {
+        id: MessageId,
+        result: Result<SaveDone, ClientError>,
+        reply: Reply<SaveReport>,
+    },
+    /// The relay was told about these saved files.
+    Released { ids: Vec<MessageId> },
+}
+
+/// Checks a file with the relay (if connected) and reads it (hash, thumbnail) on a blocking
+/// thread. A connection that breaks meanwhile is no reason to refuse: the upload is recorded
+/// and the relay asked again when it resumes.
+async fn prepare_file(
+    draft: FileDraft,
+    blobs: Option<BlobChannel>,
+) -> Result<PreparedFile, ClientError> {
+    if let Some(blobs) = &blobs {
+        match draft.check(blobs).await {
+            Ok(()) => {}
+            Err(ClientError::Transport(error)) if error.is_transient() => {}
+            Err(error) => return Err(error),
+        }
+    }
+    tokio::task::spawn_blocking(move || draft.read())
+        .await
+        .map_err(|error| ClientError::File(format!("reading the file was interrupted: {error}")))?
+}
+
+/// Where a download runs: the service's connection, or (offline) a connection of its own.
+enum Route {
+    Open(BlobChannel),
+    Connect(
+        Box<(
+            hush_protocol::RelayAddress,
+            MailboxId,
+            ed25519_dalek::SigningKey,
+        )>,
+    ),
+}
+
+async fn run_save(
+    job: SaveJob,
+    route: Route,
+    mut progress: impl FnMut(&TransferProgress) + Send,
+    rate: Option<u64>,
+) -> Result<SaveDone, ClientError> {
+    match route {
+        Route::Open(blobs) => job.run(&blobs, &mut progress, rate).await,
+        Route::Connect(login) => {
+            let (relay, mailbox, key) = *login;
+            let connection =
+                RelayConnection::connect(&relay, Login::Existing(mailbox, &key)).await?;
+            let result = job.run(&connection.blobs(), &mut progress, rate).await;
+            connection.close().await;
+            result
         }
     }
 }
@@ -637,6 +861,15 @@ struct Actor {
     retry_at: Option<Instant>,
     backoff: Backoff,
     events: EventSink,
+    /// Running transfer jobs; their results come back through `join_next`. Aborted at
+    /// shutdown.
+    transfers: JoinSet<Finished>,
+    /// Messages whose file is being uploaded or saved now, and the task doing it.
+    active: HashMap<MessageId, TaskId>,
+    /// The task of the running release job.
+    releasing: Option<TaskId>,
+    /// Counts connections, so an upload cut off with an old one is restarted on a new one.
+    generation: u64,
 }
 
 /// What the select loop woke up for.
@@ -645,6 +878,7 @@ enum Wake {
     Connected(Result<RelayConnection, TransportError>),
     Push(Result<Push, TransportError>),
     Retry,
+    Transfer(Option<Result<Finished, JoinError>>),
 }
 
 impl Actor {
@@ -660,6 +894,9 @@ impl Actor {
             let wake = tokio::select! {
                 biased;
                 command = commands.recv() => Wake::Command(command),
+                finished = self.transfers.join_next(), if !self.transfers.is_empty() => {
+                    Wake::Transfer(finished)
+                }
                 result = wait_connecting(&mut self.connecting), if self.connecting.is_some() => {
                     Wake::Connected(result)
                 }
@@ -671,6 +908,7 @@ impl Actor {
             match wake {
                 Wake::Command(None) => break,
                 Wake::Command(Some(Command::Shutdown { reply })) => {
+                    self.transfers.shutdown().await;
                     self.go_offline(None).await;
                     drop(self);
                     let _ = reply.send(());
@@ -683,8 +921,19 @@ impl Actor {
                 }
                 Wake::Push(push) => self.push(push).await,
                 Wake::Retry => self.retry_at = None,
+                Wake::Transfer(Some(Ok(finished))) => self.finished(finished).await,
+                // A transfer task panicked (its caller hears `Stopped`) or was cancelled.
+                Wake::Transfer(Some(Err(error))) => {
+                    let task = error.id();
+                    self.active.retain(|_, running| *running != task);
+                    if self.releasing == Some(task) {
+                        self.releasing = None;
+                    }
+                }
+                Wake::Transfer(None) => {}
             }
         }
+        self.transfers.shutdown().await;
         self.go_offline(None).await;
     }
 
@@ -809,8 +1058,216 @@ impl Actor {
                 }
                 let _ = reply.send(result.map(|()| preferences));
             }
+            Command::SendFile {
+                to,
+                path,
+                caption,
+                reply,
+            } => {
+                let draft = name(&self.client, &to)
+                    .and_then(|to| self.client.draft_file(&to, &path, caption.as_deref()));
+                match draft {
+                    Ok(draft) => {
+                        let blobs = self.connection.as_ref().map(RelayConnection::blobs);
+                        self.transfers.spawn(async move {
+                            let result = prepare_file(draft, blobs).await.map(Box::new);
+                            Finished::Prepared { result, reply }
+                        });
+                    }
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Command::SaveFile { id, dest, reply } => match self.prepare_save(&id, dest) {
+                Ok((job, route)) => {
+                    let id = job.message_id();
+                    let progress = self.events.transfer_progress(id);
+                    let rate = self.client.rate_limit();
+                    let task = self.transfers.spawn(async move {
+                        let result = run_save(job, route, progress, rate).await;
+                        Finished::Saved { id, result, reply }
+                    });
+                    self.active.insert(id, task.id());
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            Command::ResumeUploads { reply } => {
+                let _ = reply.send(self.resume_transfers());
+            }
             Command::Shutdown { .. } => {}
         }
+    }
+
+    /// The local step of saving a file (marks it `partial`), and where its download runs.
+    fn prepare_save(
+        &mut self,
+        id: &str,
+        dest: Option<PathBuf>,
+    ) -> Result<(SaveJob, Route), ClientError> {
+        let message = self.client.file_message(id)?;
+        if self.active.contains_key(&message.id) {
+            return Err(ClientError::InvalidInput(
+                "that file is being saved already".into(),
+            ));
+        }
+        let route = match &self.connection {
+            Some(connection) => Route::Open(connection.blobs()),
+            None => {
+                let account = self.client.account()?;
+                Route::Connect(Box::new((
+                    account.relay.clone(),
+                    account.record.mailbox,
+                    account.mailbox_key.clone(),
+                )))
+            }
+        };
+        let job = self
+            .client
+            .prepare_save(&message.id.to_string(), dest.as_deref())?;
+        Ok((job, route))
+    }
+
+    /// Uploads a recorded file on a task, over the service's connection (offline: later).
+    fn start_upload(&mut self, job: UploadJob) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        let id = job.message_id();
+        if self.active.contains_key(&id) {
+            return;
+        }
+        let blobs = connection.blobs();
+        let mut progress = self.events.transfer_progress(id);
+        let rate = self.client.rate_limit();
+        let generation = self.generation;
+        let task = self.transfers.spawn(async move {
+            let result = job.run(&blobs, &mut progress, rate).await;
+            Finished::Uploaded {
+                id,
+                generation,
+                result,
+            }
+        });
+        self.active.insert(id, task.id());
+    }
+
+    /// Starts every recorded upload that is not running, and tells the relay about saved
+    /// files it missed; returns how many uploads it started.
+    fn resume_transfers(&mut self) -> Result<usize, ClientError> {
+        let Some(connection) = &self.connection else {
+            return Ok(0);
+        };
+        let blobs = connection.blobs();
+        let release = self.client.release_job()?;
+        if !release.is_empty() && self.releasing.is_none() {
+            let task = self.transfers.spawn(async move {
+                Finished::Released {
+                    ids: release.run(&blobs).await,
+                }
+            });
+            self.releasing = Some(task.id());
+        }
+        let mut started = 0;
+        for id in self.client.recorded_uploads()? {
+            if self.active.contains_key(&id) {
+                continue;
+            }
+            match self.client.upload_job(&id) {
+                Ok(job) => {
+                    self.start_upload(job);
+                    started += 1;
+                }
+                Err(error) => self.events.emit(ServiceEvent::TransferFailed {
+                    message_id: id,
+                    error: error.to_string(),
+                }),
+            }
+        }
+        Ok(started)
+    }
+
+    /// A transfer task ended: finish it in the store.
+    async fn finished(&mut self, finished: Finished) {
+        match finished {
+            Finished::Prepared { result, reply } => {
+                match result.and_then(|file| self.client.record_upload(*file)) {
+                    Ok((message, job)) => {
+                        let _ = reply.send(Ok(message));
+                        self.start_upload(job);
+                    }
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
+            Finished::Uploaded {
+                id,
+                generation,
+                result,
+            } => {
+                self.active.remove(&id);
+                self.uploaded(id, generation, result).await;
+            }
+            Finished::Saved { id, result, reply } => {
+                self.active.remove(&id);
+                let report = self.client.finish_save(&id, result);
+                if let Err(error) = &report {
+                    self.events.emit(ServiceEvent::TransferFailed {
+                        message_id: id,
+                        error: error.to_string(),
+                    });
+                }
+                let _ = reply.send(report);
+            }
+            Finished::Released { ids } => {
+                self.releasing = None;
+                // Best effort: what is not marked is told again after the next connection.
+                let _ = self.client.mark_released(&ids);
+            }
+        }
+    }
+
+    /// An upload ended: queue its message and send the outbox, or decide what comes next.
+    async fn uploaded(
+        &mut self,
+        id: MessageId,
+        generation: u64,
+        result: Result<UploadReport, ClientError>,
+    ) {
+        let error = match result.and_then(|_| self.client.queue_file_message(&id)) {
+            Ok(_) => {
+                self.flush().await;
+                return;
+            }
+            Err(error) => error,
+        };
+        match &error {
+            // Cut off with a connection that has been replaced since: go on with the new one.
+            ClientError::Transport(transport)
+                if transport.is_transient()
+                    && self.connection.is_some()
+                    && generation != self.generation =>
+            {
+                if let Ok(job) = self.client.upload_job(&id) {
+                    self.start_upload(job);
+                    return;
+                }
+            }
+            // The source changed or vanished: this file cannot be sent as recorded.
+            ClientError::File(_) => {
+                if let Ok(Some(message)) = self.client.fail_upload(&id) {
+                    self.events.emit(ServiceEvent::MessageStatus(message));
+                }
+            }
+            _ => {}
+        }
+        self.events.emit(ServiceEvent::TransferFailed {
+            message_id: id,
+            error: error.to_string(),
+        });
     }
 
     /// How many envelopes wait in the outbox, and the history keys of the messages among them.
@@ -873,6 +1330,7 @@ impl Actor {
             return self.lost(ClientError::Transport(error)).await;
         }
         self.connection = Some(connection);
+        self.generation += 1;
         self.backoff.reset();
         self.events
             .emit(ServiceEvent::Connection(ConnectionState::Connected));
@@ -880,6 +1338,12 @@ impl Actor {
         if let Some(connection) = &self.connection {
             // Only if the preference is on; best effort.
             self.client.announce_presence(connection, true).await;
+        }
+        // Uploads cut off earlier (or recorded offline) go on, on their own tasks.
+        if let Err(error) = self.resume_transfers() {
+            self.events.emit(ServiceEvent::SendFailed {
+                reason: error.to_string(),
+            });
         }
     }
 

@@ -29,6 +29,12 @@
  *   hush_client_set_timer and the group changes (hush_client_group_create, _add, _remove,
  *   _leave, _rename, _promote). Make those from a worker thread, not a UI thread. Receiving
  *   and sending while online happen on the library's threads.
+ * - Files: hush_client_send_file returns once the file is checked with the relay, hashed and
+ *   recorded (it reads the whole file: call it from a worker thread); the upload itself runs
+ *   on the library's threads. hush_client_save_file returns when the file is saved (call it
+ *   from a worker thread). Neither holds up other calls while the bytes move: transfers run
+ *   beside the client, reporting "transfer" events (a few a second) and, if they stop,
+ *   "transfer_failed".
  * - The event callback runs on a library thread ("hush-events"), one event at a time; it may
  *   call any hush_ function except hush_client_free on its own client. Return quickly. Once
  *   hush_client_set_event_callback (replacing or removing it), hush_client_close or
@@ -454,6 +460,45 @@ int32_t hush_client_group_rename(const struct HushClient *client,
                                  const char *group,
                                  const char *new_name,
                                  char **out);
+
+// Sends the file at `path` to `to` (a contact, `#group` or conversation id) with `caption`
+// (may be NULL). Checks the relay's limits (when online) and hashes the file, then returns
+// the recorded message as JSON (`status` `queued`, `file.state` `uploading`); the upload runs
+// on the library's threads (`transfer` events) and the message goes out when it is complete
+// (`message_status` event). Offline, it uploads after connecting. Reads the whole file before
+// returning: call it from a worker thread.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8 (or NULL where allowed); `out` is
+// writable.
+int32_t hush_client_send_file(const struct HushClient *client,
+                              const char *to,
+                              const char *path,
+                              const char *caption,
+                              char **out);
+
+// Received files as a JSON array of messages (each with a `file`), oldest first; only those
+// of the conversation `with` unless it is NULL.
+//
+// # Safety
+// `client` is live; `with` is NULL or NUL-terminated UTF-8; `out` is writable.
+int32_t hush_client_files(const struct HushClient *client,
+                          const char *with,
+                          char **out);
+
+// Downloads, checks and saves the received file of message `id` (or a unique prefix of at
+// least 4 hex digits) to `dest`: a file path or a directory (NULL: the current directory).
+// Never overwrites; resumes an interrupted download. Returns when the file is saved; `*out`:
+// `{path, size, sha256, resumed_from, downloaded_bytes}`. Other calls are served meanwhile;
+// call it from a worker thread.
+//
+// # Safety
+// `client` is live; strings are NUL-terminated UTF-8 (or NULL where allowed); `out` is
+// writable.
+int32_t hush_client_save_file(const struct HushClient *client,
+                              const char *id,
+                              const char *dest,
+                              char **out);
 
 // The next event as JSON, waiting at most `timeout_ms`; `*out` stays NULL if none came.
 // Refused while an event callback is set.

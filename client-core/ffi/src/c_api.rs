@@ -1043,6 +1043,81 @@ pub unsafe extern "C" fn hush_client_group_rename(
     }
 }
 
+/// Sends the file at `path` to `to` (a contact, `#group` or conversation id) with `caption`
+/// (may be NULL). Checks the relay's limits (when online) and hashes the file, then returns
+/// the recorded message as JSON (`status` `queued`, `file.state` `uploading`); the upload runs
+/// on the library's threads (`transfer` events) and the message goes out when it is complete
+/// (`message_status` event). Offline, it uploads after connecting. Reads the whole file before
+/// returning: call it from a worker thread.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8 (or NULL where allowed); `out` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_send_file(
+    client: *const HushClient,
+    to: *const c_char,
+    path: *const c_char,
+    caption: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let to = text(to, "to")?;
+            let path = text(path, "path")?;
+            let caption = optional_text(caption, "caption")?;
+            core.blocking(ops::send_file(core.handle(), to, path, caption))
+        })
+    }
+}
+
+/// Received files as a JSON array of messages (each with a `file`), oldest first; only those
+/// of the conversation `with` unless it is NULL.
+///
+/// # Safety
+/// `client` is live; `with` is NULL or NUL-terminated UTF-8; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_files(
+    client: *const HushClient,
+    with: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let with = optional_text(with, "with")?;
+            core.blocking(ops::files(core.handle(), with))
+        })
+    }
+}
+
+/// Downloads, checks and saves the received file of message `id` (or a unique prefix of at
+/// least 4 hex digits) to `dest`: a file path or a directory (NULL: the current directory).
+/// Never overwrites; resumes an interrupted download. Returns when the file is saved; `*out`:
+/// `{path, size, sha256, resumed_from, downloaded_bytes}`. Other calls are served meanwhile;
+/// call it from a worker thread.
+///
+/// # Safety
+/// `client` is live; strings are NUL-terminated UTF-8 (or NULL where allowed); `out` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hush_client_save_file(
+    client: *const HushClient,
+    id: *const c_char,
+    dest: *const c_char,
+    out: *mut *mut c_char,
+) -> i32 {
+    // SAFETY: under this function's contract.
+    unsafe {
+        with_client(client, out, false, |core| {
+            let id = text(id, "id")?;
+            let dest = optional_text(dest, "dest")?;
+            core.blocking(ops::save_file(core.handle(), id, dest))
+        })
+    }
+}
+
 /// The next event as JSON, waiting at most `timeout_ms`; `*out` stays NULL if none came.
 /// Refused while an event callback is set.
 ///

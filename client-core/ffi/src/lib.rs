@@ -27,8 +27,9 @@ pub mod uniffi_api;
 
 pub use model::{
     HushAccount, HushConnectionState, HushContact, HushConversation, HushDirection, HushError,
-    HushEvent, HushGroup, HushGroupMember, HushMessage, HushPreferences, HushReaction,
-    HushRecipient, HushRole, HushSafetyNumber, HushStatus, HushSyncReport,
+    HushEvent, HushFile, HushFileState, HushGroup, HushGroupMember, HushMessage, HushPreferences,
+    HushReaction, HushRecipient, HushRole, HushSafetyNumber, HushSavedFile, HushStatus,
+    HushSyncReport,
 };
 pub use uniffi_api::{HushClient, HushListener};
 

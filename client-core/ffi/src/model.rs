@@ -10,8 +10,8 @@ use hush_client_core::local_store::LocalStoreError;
 use hush_client_core::service::{ConnectionState, ServiceError, ServiceEvent};
 use hush_client_core::transport::TransportError;
 use hush_client_core::{
-    ClientError, Contact, ConversationId, Direction, Event, GroupInfo, Message, Preferences,
-    Status, SyncReport,
+    ClientError, Contact, ConversationId, Direction, Event, FileInfo, FileState, GroupInfo,
+    Message, Preferences, SaveReport, Status, SyncReport,
 };
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,15 @@ pub enum HushDirection {
     Outgoing,
 }
 
+impl From<Direction> for HushDirection {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Incoming => Self::Incoming,
+            Direction::Outgoing => Self::Outgoing,
+        }
+    }
+}
+
 /// Where a message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case")]
@@ -127,6 +136,119 @@ pub struct HushReaction {
     pub emoji: String,
 }
 
+/// Where a shared file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HushFileState {
+    /// Outgoing: recorded, being uploaded (or waiting to resume).
+    Uploading,
+    /// Outgoing: on the relay; the message sharing it is sent.
+    Uploaded,
+    /// Incoming: on the relay, not saved yet.
+    Available,
+    /// Incoming: a download started and did not finish; saving again resumes it.
+    Partial,
+    /// Incoming: saved and checked (`saved_to`).
+    Saved,
+    /// Incoming: a chunk or the hash was wrong; the file was refused.
+    Corrupt,
+    /// Incoming: the relay no longer has it.
+    Expired,
+    /// A state this version of the bindings does not know.
+    Unknown,
+}
+
+impl From<FileState> for HushFileState {
+    fn from(state: FileState) -> Self {
+        match state {
+            FileState::Uploading => Self::Uploading,
+            FileState::Uploaded => Self::Uploaded,
+            FileState::Available => Self::Available,
+            FileState::Partial => Self::Partial,
+            FileState::Saved => Self::Saved,
+            FileState::Corrupt => Self::Corrupt,
+            FileState::Expired => Self::Expired,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// The file a message shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushFile {
+    /// Its name (made safe to use as a file name).
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its MIME type.
+    pub mime: String,
+    /// Its SHA-256 (hex), checked when it is saved.
+    pub sha256: String,
+    /// Where it is.
+    pub state: HushFileState,
+    /// For images: a small JPEG preview. C JSON: base64 (standard, padded), or null.
+    #[serde(serialize_with = "base64_bytes")]
+    pub thumbnail: Option<Vec<u8>>,
+    /// Where it was saved on this device.
+    pub saved_to: Option<String>,
+}
+
+fn base64_bytes<S: serde::Serializer>(
+    bytes: &Option<Vec<u8>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    match bytes {
+        Some(bytes) => {
+            serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        None => serializer.serialize_none(),
+    }
+}
+
+impl From<FileInfo> for HushFile {
+    fn from(file: FileInfo) -> Self {
+        Self {
+            name: file.name,
+            size: file.size,
+            mime: file.mime,
+            sha256: file.sha256,
+            state: file.state.into(),
+            thumbnail: file.thumbnail,
+            saved_to: file.saved_to,
+        }
+    }
+}
+
+/// A file saved by `save_file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
+pub struct HushSavedFile {
+    /// Where it is (absolute).
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (hex), checked.
+    pub sha256: String,
+    /// Bytes an earlier, interrupted download had already saved.
+    pub resumed_from: u64,
+    /// Bytes downloaded this time (encrypted, so a little more than the file).
+    pub downloaded_bytes: u64,
+}
+
+impl From<SaveReport> for HushSavedFile {
+    fn from(report: SaveReport) -> Self {
+        let file = report.message.file;
+        Self {
+            path: report.path.to_string_lossy().into_owned(),
+            size: file.as_ref().map_or(0, |file| file.size),
+            sha256: file.map(|file| file.sha256).unwrap_or_default(),
+            resumed_from: report.resumed_from,
+            downloaded_bytes: report.downloaded_bytes,
+        }
+    }
+}
+
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct HushMessage {
@@ -159,6 +281,8 @@ pub struct HushMessage {
     pub recipients: Vec<HushRecipient>,
     /// Reactions, one per person at most.
     pub reactions: Vec<HushReaction>,
+    /// The file it shares, if any (`text` is then its caption).
+    pub file: Option<HushFile>,
 }
 
 fn status(status: Status) -> HushStatus {
@@ -178,10 +302,7 @@ impl From<Message> for HushMessage {
         Self {
             id: message.id.to_string(),
             conversation: conversation_id(&message.conversation),
-            direction: match message.direction {
-                Direction::Incoming => HushDirection::Incoming,
-                Direction::Outgoing => HushDirection::Outgoing,
-            },
+            direction: message.direction.into(),
             sender: message.sender.map(|mailbox| mailbox.to_string()),
             text: message.text,
             reply_to: message.reply_to.map(|id| id.to_string()),
@@ -206,6 +327,7 @@ impl From<Message> for HushMessage {
                     emoji,
                 })
                 .collect(),
+            file: message.file.map(Into::into),
         }
     }
 }
@@ -412,7 +534,7 @@ impl From<ConnectionState> for HushConnectionState {
 
 /// Something the app should know about, from the listener or `poll_event`.
 ///
-/// More kinds will come (files): handle unknown ones with a default branch.
+/// More kinds will come: handle unknown ones with a default branch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Enum)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -522,6 +644,29 @@ pub enum HushEvent {
         /// Online now.
         online: bool,
     },
+    /// A file transfer made progress (a few reports a second at most, and always the last one,
+    /// with `done == total`).
+    Transfer {
+        /// The message sharing the file.
+        message_id: String,
+        /// The file's name.
+        name: String,
+        /// `Outgoing`: an upload; `Incoming`: a download.
+        direction: HushDirection,
+        /// Bytes done, including those done before a resume.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// A file transfer stopped before it was complete. A recorded upload resumes after the
+    /// next connection (one whose source file changed is given up: its message is `Failed`);
+    /// a download resumes when the file is saved again.
+    TransferFailed {
+        /// The message sharing the file.
+        message_id: String,
+        /// Why.
+        error: String,
+    },
     /// An event this version of the bindings does not know (`kind` names it): a newer
     /// client-core. Ignore it.
     Unsupported {
@@ -597,6 +742,23 @@ impl From<ServiceEvent> for HushEvent {
             ServiceEvent::CaughtUp => Self::CaughtUp,
             ServiceEvent::SendFailed { reason } => Self::SendFailed { reason },
             ServiceEvent::Lagged { missed } => Self::Lagged { missed },
+            ServiceEvent::Transfer {
+                message_id,
+                name,
+                direction,
+                done,
+                total,
+            } => Self::Transfer {
+                message_id: message_id.to_string(),
+                name,
+                direction: direction.into(),
+                done,
+                total,
+            },
+            ServiceEvent::TransferFailed { message_id, error } => Self::TransferFailed {
+                message_id: message_id.to_string(),
+                error,
+            },
             ServiceEvent::Received(other) => Self::Unsupported {
                 kind: kind_of(&other),
             },

@@ -9,7 +9,7 @@ use hush_protocol::RelayAddress;
 
 use crate::model::{
     HushAccount, HushContact, HushConversation, HushError, HushGroup, HushMessage, HushPreferences,
-    HushSafetyNumber, HushSyncReport,
+    HushSafetyNumber, HushSavedFile, HushSyncReport,
 };
 
 type Result<T> = std::result::Result<T, HushError>;
@@ -281,4 +281,34 @@ pub(crate) async fn group_promote(
     member: String,
 ) -> Result<HushGroup> {
     Ok(handle.group_promote(group, member).await?.into())
+}
+
+pub(crate) async fn send_file(
+    handle: ClientHandle,
+    to: String,
+    path: String,
+    caption: Option<String>,
+) -> Result<HushMessage> {
+    if path.is_empty() {
+        return Err(HushError::InvalidInput("the file path is empty".into()));
+    }
+    Ok(handle.send_file(to, path.into(), caption).await?.into())
+}
+
+pub(crate) async fn files(handle: ClientHandle, to: Option<String>) -> Result<Vec<HushMessage>> {
+    Ok(handle
+        .files(to)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub(crate) async fn save_file(
+    handle: ClientHandle,
+    id: String,
+    dest: Option<String>,
+) -> Result<HushSavedFile> {
+    let dest = dest.filter(|dest| !dest.is_empty()).map(Into::into);
+    Ok(handle.save_file(id, dest).await?.into())
 }

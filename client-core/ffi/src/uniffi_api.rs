@@ -7,7 +7,9 @@
 //! local store access, but for relay exchanges (`init_account`, `register`, adding an
 //! `@username`, an offline `sync`, `edit_message`, `react`, `delete_message` for everyone,
 //! `set_timer` and the group changes) is a network round trip: call those from a background
-//! thread, or use the async form.
+//! thread, or use the async form. File transfers run on the client's threads without holding
+//! up other calls; `send_file` returns once the file is checked with the relay, hashed and
+//! recorded, `save_file` once the file is saved (use their async forms from a UI thread).
 //!
 //! Wherever a conversation is named, pass a contact (alias, `@username`, mailbox id), a group
 //! (`#name`), or a conversation id as [`HushMessage::conversation`] shows it (`group:<hex>`).
@@ -18,7 +20,7 @@ use std::time::Duration;
 use crate::core::{Core, Open, guarded};
 use crate::model::{
     HushAccount, HushContact, HushConversation, HushError, HushEvent, HushGroup, HushMessage,
-    HushPreferences, HushSafetyNumber, HushSyncReport,
+    HushPreferences, HushSafetyNumber, HushSavedFile, HushSyncReport,
 };
 use crate::ops;
 
@@ -525,6 +527,66 @@ impl HushClient {
         member: String,
     ) -> Result<HushGroup, HushError> {
         guarded(ops::group_promote(self.core.handle(), group, member)).await
+    }
+
+    /// Sends the file at `path` to a conversation, with an optional caption. The relay's size
+    /// and quota limits are checked first (when online), then the file is hashed; returns the
+    /// message once it is recorded (`Queued`, `file.state` `Uploading`). The upload runs in
+    /// the background (`Transfer` events); when it is complete the message goes out
+    /// (`MessageStatus` event). Offline, it uploads after connecting. Reads the whole file
+    /// before returning: from a UI thread, use the async form.
+    pub fn send_file(
+        &self,
+        to: String,
+        path: String,
+        caption: Option<String>,
+    ) -> Result<HushMessage, HushError> {
+        self.core
+            .blocking(ops::send_file(self.core.handle(), to, path, caption))
+    }
+
+    /// Async form of [`HushClient::send_file`].
+    pub async fn send_file_async(
+        &self,
+        to: String,
+        path: String,
+        caption: Option<String>,
+    ) -> Result<HushMessage, HushError> {
+        guarded(ops::send_file(self.core.handle(), to, path, caption)).await
+    }
+
+    /// Received files (messages with a `file`), oldest first; only one conversation's if `to`
+    /// is given.
+    pub fn files(&self, to: Option<String>) -> Result<Vec<HushMessage>, HushError> {
+        self.core.blocking(ops::files(self.core.handle(), to))
+    }
+
+    /// Async form of [`HushClient::files`].
+    pub async fn files_async(&self, to: Option<String>) -> Result<Vec<HushMessage>, HushError> {
+        guarded(ops::files(self.core.handle(), to)).await
+    }
+
+    /// Downloads, checks and saves a received file (its message id, or a unique prefix of at
+    /// least 4 hex digits) to `dest`: a file path, or a directory to put it in (default: the
+    /// process's current directory). An existing file is never overwritten; an interrupted
+    /// download resumes. Returns when the file is saved (`Transfer` events meanwhile; other
+    /// calls are served as usual): from a UI thread, use the async form.
+    pub fn save_file(
+        &self,
+        message_id: String,
+        dest: Option<String>,
+    ) -> Result<HushSavedFile, HushError> {
+        self.core
+            .blocking(ops::save_file(self.core.handle(), message_id, dest))
+    }
+
+    /// Async form of [`HushClient::save_file`].
+    pub async fn save_file_async(
+        &self,
+        message_id: String,
+        dest: Option<String>,
+    ) -> Result<HushSavedFile, HushError> {
+        guarded(ops::save_file(self.core.handle(), message_id, dest)).await
     }
 
     /// Delivers every event to `listener` on the library's event thread, or stops (`None`).

@@ -13,13 +13,33 @@
 //! chunks already written. The SHA-256 is checked before the part file is renamed to its
 //! destination; any chunk that fails authentication, or a wrong hash, refuses the file. Then the
 //! relay is told (`BlobFetched`), so it can delete the blob once every recipient has it.
+//!
+//! # Local steps and transfer jobs
+//!
+//! Every transfer is split into short **local steps** on the [`Client`] (store reads and writes)
+//! and a **job** that owns what it needs, borrows no `Client`, and talks to the relay over a
+//! [`BlobChannel`] — so a service can run the job on a task of its own while it keeps serving
+//! other calls:
+//!
+//! - sending: [`Client::draft_file`] → [`FileDraft::check`] (the relay's limits) →
+//!   [`FileDraft::read`] (hash, thumbnail; reads the whole file) → [`Client::record_upload`] →
+//!   [`UploadJob::run`] → [`Client::queue_file_message`] (then flush the outbox);
+//!   [`Client::upload_job`] rebuilds the job of a recorded upload to resume it, and
+//!   [`Client::fail_upload`] gives up on one whose source changed;
+//! - saving: [`Client::prepare_save`] (marks the file `partial`) → [`SaveJob::run`] →
+//!   [`Client::finish_save`] (`saved`, `corrupt` or `expired`);
+//! - telling the relay about saved files it missed: [`Client::release_job`] →
+//!   [`ReleaseJob::run`] → [`Client::mark_released`].
+//!
+//! [`Client::send_file`], [`Client::save_file`], [`Client::resume_uploads`] and
+//! [`Client::release_saved`] chain those steps on one connection, for the CLI.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use hush_protocol::limits::BLOB_CHUNK_PLAINTEXT_LEN;
-use hush_protocol::{BlobId, ErrorCode};
+use hush_protocol::{BlobId, ErrorCode, MailboxId};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -33,7 +53,7 @@ use crate::attachment::preview;
 use crate::attachment::{AttachmentError, ChunkCipher, ChunkLayout, FileAttachment, FileKey};
 use crate::content::{Body, MessageId};
 use crate::local_store::Slot;
-use crate::transport::{RelayConnection, TransportError};
+use crate::transport::{BlobChannel, RelayConnection, TransportError};
 
 /// How far a transfer got, for progress displays.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +70,9 @@ pub struct TransferProgress {
 
 /// Where progress reports go (set with [`Client::set_progress`]).
 pub type ProgressSink = Box<dyn FnMut(&TransferProgress) + Send + Sync>;
+
+/// Where a job reports its progress while it runs.
+pub type Progress<'a> = &'a mut (dyn FnMut(&TransferProgress) + Send);
 
 /// What one upload did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +153,16 @@ fn hash_prefix(path: &Path, len: u64) -> Result<Sha256, ClientError> {
     Ok(hasher)
 }
 
+/// Runs blocking file work (hashing a whole file) on tokio's blocking threads, so a transfer
+/// never holds up the runtime's workers.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ClientError::File(format!("file work was interrupted: {error}")))?
+}
+
 /// A file name from a peer made safe to use as one path component.
 pub fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
@@ -170,6 +203,14 @@ fn create_refusal(error: TransportError, size: u64) -> ClientError {
     }
 }
 
+/// The relay no longer has a blob (expired, or released by everyone).
+fn is_unknown_blob(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::Transport(TransportError::Refused(frame)) if frame.code == ErrorCode::UnknownBlob
+    )
+}
+
 /// Keeps a transfer at or under a rate: after each chunk, waits until the bytes so far are due.
 struct Pace {
     start: tokio::time::Instant,
@@ -195,10 +236,439 @@ impl Pace {
     }
 }
 
+/// A file about to be sent, checked locally (a regular file, a conversation with someone in
+/// it) but not read yet. From [`Client::draft_file`].
+#[derive(Debug)]
+pub struct FileDraft {
+    conversation: ConversationId,
+    recipients: Vec<MailboxId>,
+    path: PathBuf,
+    name: String,
+    size: u64,
+    blob: BlobId,
+    caption: Option<String>,
+}
+
+impl FileDraft {
+    /// The name the file is sent under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Asks the relay whether it takes the file (`CreateBlob`): a file over its size limit or
+    /// a blob quota is refused here, before anything is read.
+    pub async fn check(&self, blobs: &BlobChannel) -> Result<(), ClientError> {
+        blobs
+            .create_blob(
+                self.blob,
+                ChunkLayout::new(self.size).blob_len(),
+                self.recipients.clone(),
+            )
+            .await
+            .map(drop)
+            .map_err(|error| create_refusal(error, self.size))
+    }
+
+    /// Reads the file: its SHA-256 and, for an image, a thumbnail; draws the file's key.
+    /// Blocking I/O over the whole file (in async code, run it on a blocking thread).
+    pub fn read(self) -> Result<PreparedFile, ClientError> {
+        let sha256: [u8; 32] = hash_prefix(&self.path, self.size)?.finalize().into();
+        let mime = preview::mime_for(&self.name);
+        let thumbnail = if mime.starts_with("image/") {
+            File::open(&self.path).ok().and_then(preview::thumbnail)
+        } else {
+            None
+        };
+        let attachment = FileAttachment {
+            blob: self.blob,
+            key: FileKey::generate(&mut rng()),
+            size: self.size,
+            sha256,
+            name: self.name.clone(),
+            mime,
+            thumbnail,
+        };
+        Ok(PreparedFile {
+            draft: self,
+            attachment,
+        })
+    }
+}
+
+/// A file read and ready to be recorded ([`Client::record_upload`]). Holds the file's key
+/// (never shown by `Debug`).
+#[derive(Debug)]
+pub struct PreparedFile {
+    draft: FileDraft,
+    attachment: FileAttachment,
+}
+
+/// Uploading one recorded file (what the relay does not hold yet), without the [`Client`]:
+/// from [`Client::record_upload`] or [`Client::upload_job`]; run with [`UploadJob::run`].
+pub struct UploadJob {
+    message: MessageId,
+    path: PathBuf,
+    attachment: FileAttachment,
+    recipients: Vec<MailboxId>,
+    /// A resumed upload checks the source is still the file that was hashed.
+    verify_source: bool,
+}
+
+impl std::fmt::Debug for UploadJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadJob")
+            .field("message", &self.message)
+            .field("size", &self.attachment.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadJob {
+    /// The message sharing the file.
+    pub fn message_id(&self) -> MessageId {
+        self.message
+    }
+
+    /// The file's name.
+    pub fn name(&self) -> &str {
+        &self.attachment.name
+    }
+
+    /// Asks the relay how far the upload got, then seals and sends the remaining chunks,
+    /// reporting `progress`, at most `rate` bytes per second. A source file that changed or
+    /// vanished since it was hashed is [`ClientError::File`] (give up:
+    /// [`Client::fail_upload`]); a transient transport error means "resume later".
+    pub async fn run(
+        self,
+        blobs: &BlobChannel,
+        progress: Progress<'_>,
+        rate: Option<u64>,
+    ) -> Result<UploadReport, ClientError> {
+        let attachment = &self.attachment;
+        let layout = ChunkLayout::new(attachment.size);
+        let status = blobs
+            .create_blob(attachment.blob, layout.blob_len(), self.recipients.clone())
+            .await
+            .map_err(|e| create_refusal(e, attachment.size))?;
+        if status.size != layout.blob_len() {
+            return Err(
+                TransportError::Protocol("the relay reports another blob size".into()).into(),
+            );
+        }
+        let chunks = layout.chunks();
+        let first = if status.complete {
+            chunks
+        } else {
+            u64::from(status.chunks_stored).min(chunks)
+        };
+        let path = self.path.clone();
+        let mut report = UploadReport {
+            message: self.message,
+            name: attachment.name.clone(),
+            resumed_from: layout.plaintext_offset(first).min(attachment.size),
+            sent_bytes: 0,
+            size: attachment.size,
+        };
+        if first >= chunks {
+            return Ok(report);
+        }
+        if self.verify_source {
+            // The chunks already on the relay were sealed from the file as it was when it was
+            // hashed; the rest must come from the same bytes.
+            let (source, size, sha256) = (path.clone(), attachment.size, attachment.sha256);
+            let same = off_thread(move || {
+                let same_size = std::fs::metadata(&source)
+                    .map(|m| m.len() == size)
+                    .unwrap_or(false);
+                Ok(same_size && <[u8; 32]>::from(hash_prefix(&source, size)?.finalize()) == sha256)
+            })
+            .await?;
+            if !same {
+                return Err(ClientError::File(format!(
+                    "{} changed or disappeared since it was sent; send it again",
+                    path.display()
+                )));
+            }
+        }
+        let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
+        let mut file = File::open(&path).map_err(|e| file_error(&path, e))?;
+        file.seek(SeekFrom::Start(layout.plaintext_offset(first)))
+            .map_err(|e| file_error(&path, e))?;
+        let first_chunk =
+            u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
+        let mut upload = blobs.upload_blob(attachment.blob, first_chunk).await?;
+        let mut buf = Zeroizing::new(vec![0u8; BLOB_CHUNK_PLAINTEXT_LEN]);
+        let mut pace = Pace::new(rate);
+        for index in first..chunks {
+            let len = layout
+                .plaintext_chunk_len(index)
+                .map_err(attachment_error)?;
+            let slice = buf
+                .get_mut(..len)
+                .ok_or_else(|| ClientError::InvalidInput("chunk too large".into()))?;
+            file.read_exact(slice).map_err(|e| file_error(&path, e))?;
+            let sealed = cipher
+                .seal(&mut rng(), index, slice)
+                .map_err(attachment_error)?;
+            report.sent_bytes += sealed.len() as u64;
+            let sealed_len = sealed.len() as u64;
+            upload.send_chunk(sealed).await?;
+            pace.after(sealed_len).await;
+            progress(&TransferProgress {
+                name: attachment.name.clone(),
+                direction: Direction::Outgoing,
+                done: layout.plaintext_offset(index) + len as u64,
+                total: attachment.size,
+            });
+        }
+        let status = upload.finish().await?;
+        if !status.complete {
+            return Err(
+                TransportError::Closed("the relay did not complete the upload".into()).into(),
+            );
+        }
+        Ok(report)
+    }
+}
+
+/// Downloading and saving one received file, without the [`Client`]: from
+/// [`Client::prepare_save`]; run with [`SaveJob::run`], then hand the result to
+/// [`Client::finish_save`].
+pub struct SaveJob {
+    message: MessageId,
+    attachment: FileAttachment,
+    target: PathBuf,
+    part: PathBuf,
+    /// The first chunk to download (those before it are in the part file).
+    first: u64,
+    resumed_from: u64,
+}
+
+impl std::fmt::Debug for SaveJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaveJob")
+            .field("message", &self.message)
+            .field("size", &self.attachment.size)
+            .field("resumed_from", &self.resumed_from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`SaveJob`] did; [`Client::finish_save`] records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveDone {
+    /// Where the file is now (canonical).
+    pub path: PathBuf,
+    /// Plaintext bytes already downloaded before this run.
+    pub resumed_from: u64,
+    /// Ciphertext bytes downloaded this time.
+    pub downloaded_bytes: u64,
+    /// The relay was told the file is fetched (`BlobFetched`); if not, a later
+    /// [`Client::release_job`] retries.
+    pub released: bool,
+}
+
+impl SaveJob {
+    /// The message sharing the file.
+    pub fn message_id(&self) -> MessageId {
+        self.message
+    }
+
+    /// The file's name.
+    pub fn name(&self) -> &str {
+        &self.attachment.name
+    }
+
+    /// Downloads the chunks the part file lacks, checking each, writes and syncs them, checks
+    /// the SHA-256, renames the part file to the destination and tells the relay the file is
+    /// fetched. A refused file ([`ClientError::FileCorrupt`], or an expired blob) loses its
+    /// part file; [`Client::finish_save`] records the outcome either way.
+    pub async fn run(
+        self,
+        blobs: &BlobChannel,
+        progress: Progress<'_>,
+        rate: Option<u64>,
+    ) -> Result<SaveDone, ClientError> {
+        let (part, resumed_from) = (self.part.clone(), self.resumed_from);
+        // Resume from the whole chunks a previous run wrote (hashing them again).
+        let (mut out, mut hasher) = off_thread(move || {
+            let mut out = open_part(&part)?;
+            out.set_len(resumed_from)
+                .map_err(|e| file_error(&part, e))?;
+            out.seek(SeekFrom::Start(resumed_from))
+                .map_err(|e| file_error(&part, e))?;
+            let hasher = hash_prefix(&part, resumed_from)?;
+            Ok((out, hasher))
+        })
+        .await?;
+        let mut downloaded = 0u64;
+        let result = download(
+            blobs,
+            &self.attachment,
+            self.first,
+            &mut out,
+            &mut hasher,
+            &mut downloaded,
+            progress,
+            rate,
+        )
+        .await;
+        if let Err(error) = result {
+            if matches!(error, ClientError::FileCorrupt(_)) || is_unknown_blob(&error) {
+                // Nothing more will come of this part file.
+                drop(out);
+                let _ = std::fs::remove_file(&self.part);
+            }
+            return Err(error);
+        }
+        out.sync_all().map_err(|e| file_error(&self.part, e))?;
+        drop(out);
+        let digest: [u8; 32] = hasher.finalize().into();
+        if digest != self.attachment.sha256 {
+            let _ = std::fs::remove_file(&self.part);
+            return Err(ClientError::FileCorrupt(
+                "the file's SHA-256 does not match what the sender said: refused".into(),
+            ));
+        }
+        if self.target.exists() {
+            return Err(ClientError::File(format!(
+                "{} appeared meanwhile; the download stays in {}",
+                self.target.display(),
+                self.part.display()
+            )));
+        }
+        std::fs::rename(&self.part, &self.target).map_err(|e| file_error(&self.target, e))?;
+        let path = std::fs::canonicalize(&self.target).unwrap_or_else(|_| self.target.clone());
+        let released = release(blobs, self.attachment.blob).await;
+        Ok(SaveDone {
+            path,
+            resumed_from,
+            downloaded_bytes: downloaded,
+            released,
+        })
+    }
+}
+
+/// Tells the relay this mailbox has a blob; `false` if it could not be told (retry later).
+async fn release(blobs: &BlobChannel, blob: BlobId) -> bool {
+    match blobs.release_blob(blob).await {
+        Ok(()) => true,
+        Err(TransportError::Refused(frame)) if frame.code == ErrorCode::UnknownBlob => true,
+        Err(_) => false,
+    }
+}
+
+/// Telling the relay about saved files it was not told about yet: from
+/// [`Client::release_job`]; the ids [`ReleaseJob::run`] returns go to
+/// [`Client::mark_released`].
+#[derive(Debug, Default)]
+pub struct ReleaseJob {
+    pending: Vec<(MessageId, BlobId)>,
+}
+
+impl ReleaseJob {
+    /// Nothing to tell.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Sends `BlobFetched` for each file; returns those the relay now knows about.
+    pub async fn run(self, blobs: &BlobChannel) -> Vec<MessageId> {
+        let mut released = Vec::new();
+        for (id, blob) in self.pending {
+            if release(blobs, blob).await {
+                released.push(id);
+            }
+        }
+        released
+    }
+}
+
+/// Downloads chunks `first..` into `out`, checking each.
+#[allow(clippy::too_many_arguments)]
+async fn download(
+    blobs: &BlobChannel,
+    attachment: &FileAttachment,
+    first: u64,
+    out: &mut File,
+    hasher: &mut Sha256,
+    downloaded: &mut u64,
+    progress: Progress<'_>,
+    rate: Option<u64>,
+) -> Result<(), ClientError> {
+    let layout = ChunkLayout::new(attachment.size);
+    let chunks = layout.chunks();
+    if first >= chunks {
+        return Ok(());
+    }
+    let first_chunk =
+        u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
+    let mut download = blobs.download_blob(attachment.blob, first_chunk).await?;
+    let status = download.status();
+    if status.size != layout.blob_len() || !status.complete {
+        return Err(ClientError::FileCorrupt(
+            "the relay's copy does not have the size the sender said: refused".into(),
+        ));
+    }
+    let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
+    let mut pace = Pace::new(rate);
+    for index in first..chunks {
+        let Some(chunk) = download.next_chunk().await? else {
+            return Err(TransportError::Closed("the download was cut off".into()).into());
+        };
+        *downloaded += chunk.len() as u64;
+        let plain = cipher.open(index, &chunk).map_err(|error| match error {
+            AttachmentError::Corrupt { index } | AttachmentError::WrongLength { index } => {
+                ClientError::FileCorrupt(format!(
+                    "chunk {index} of the file failed authentication (altered on the relay or on the way): refused"
+                ))
+            }
+            other => attachment_error(other),
+        })?;
+        out.write_all(&plain)
+            .map_err(|e| ClientError::File(format!("writing the download: {e}")))?;
+        hasher.update(&*plain);
+        pace.after(chunk.len() as u64).await;
+        progress(&TransferProgress {
+            name: attachment.name.clone(),
+            direction: Direction::Incoming,
+            done: layout.plaintext_offset(index) + plain.len() as u64,
+            total: attachment.size,
+        });
+    }
+    if download.next_chunk().await?.is_some() {
+        return Err(ClientError::FileCorrupt(
+            "the relay sent more chunks than the file has: refused".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn message_id_of(key: &[u8]) -> Option<MessageId> {
+    <[u8; 16]>::try_from(key).ok().map(MessageId)
+}
+
 impl Client {
     /// Limits file transfers to about `bytes_per_sec` (`None`: as fast as the link allows).
     pub fn set_rate_limit(&mut self, bytes_per_sec: Option<u64>) {
         self.rate_limit = bytes_per_sec;
+    }
+
+    /// The transfer rate limit, bytes per second (`None`: none).
+    pub fn rate_limit(&self) -> Option<u64> {
+        self.rate_limit
+    }
+
+    /// Leaves recorded uploads to the caller, who runs them as [`UploadJob`]s
+    /// ([`Client::upload_job`]): [`Client::resume_uploads`], and so [`Client::sync`], no longer
+    /// upload (so they never hold the client for a transfer's duration).
+    pub fn defer_uploads(&mut self, deferred: bool) {
+        self.uploads_deferred = deferred;
     }
 
     /// Where transfer progress is reported (`None`: nowhere).
@@ -206,15 +676,20 @@ impl Client {
         self.progress = sink;
     }
 
-    fn report_progress(&mut self, name: &str, direction: Direction, done: u64, total: u64) {
-        if let Some(sink) = self.progress.as_mut() {
-            sink(&TransferProgress {
-                name: name.to_owned(),
-                direction,
-                done,
-                total,
-            });
-        }
+    /// Runs an upload job with this client's progress sink and rate limit.
+    async fn run_upload(
+        &mut self,
+        job: UploadJob,
+        blobs: &BlobChannel,
+    ) -> Result<UploadReport, ClientError> {
+        let rate = self.rate_limit;
+        let sink = &mut self.progress;
+        let mut progress = |p: &TransferProgress| {
+            if let Some(sink) = sink.as_mut() {
+                sink(p);
+            }
+        };
+        job.run(blobs, &mut progress, rate).await
     }
 
     /// Sends a file to a contact or `#group`, with an optional caption.
@@ -228,6 +703,45 @@ impl Client {
         path: &Path,
         caption: Option<&str>,
     ) -> Result<FileSendOutcome, ClientError> {
+        let draft = self.draft_file(who, path, caption)?;
+
+        // Limits first: a sender learns the file is too large before anything is read.
+        let connection = match self.connect().await {
+            Ok(connection) => Some(connection),
+            Err(ClientError::Transport(error)) if error.is_transient() => None,
+            Err(error) => return Err(error),
+        };
+        let refusal = match &connection {
+            Some(connection) => draft.check(&connection.blobs()).await.err(),
+            None => None,
+        };
+        if let Some(error) = refusal {
+            if let Some(connection) = connection {
+                connection.close().await;
+            }
+            return Err(error);
+        }
+
+        let (message, job) = self.record_upload(draft.read()?)?;
+        let Some(connection) = connection else {
+            return Ok(FileSendOutcome::Queued {
+                message,
+                reason: "the relay is unreachable".into(),
+            });
+        };
+        let outcome = self.finish_one(&connection, job).await;
+        connection.close().await;
+        outcome
+    }
+
+    /// Checks a file can be sent to `who` (a contact or `#group`): a regular file, and someone
+    /// to send it to. Local only: nothing is read yet.
+    pub fn draft_file(
+        &self,
+        who: &str,
+        path: &Path,
+        caption: Option<&str>,
+    ) -> Result<FileDraft, ClientError> {
         let conversation = self.resolve_conversation(who)?;
         let (recipients, _) = self.conversation_recipients(&conversation)?;
         if recipients.is_empty() {
@@ -244,102 +758,53 @@ impl Client {
         }
         let path = std::fs::canonicalize(path).map_err(|e| file_error(path, e))?;
         let name = safe_file_name(&path.file_name().unwrap_or_default().to_string_lossy());
-        let size = metadata.len();
-        let layout = ChunkLayout::new(size);
-        let blob = random_blob_id()?;
-
-        // Limits first: a sender learns the file is too large before anything is read.
-        let connection = match self.connect().await {
-            Ok(connection) => Some(connection),
-            Err(ClientError::Transport(error)) if error.is_transient() => None,
-            Err(error) => return Err(error),
-        };
-        let refusal = match &connection {
-            Some(connection) => connection
-                .blobs()
-                .create_blob(blob, layout.blob_len(), recipients.clone())
-                .await
-                .err(),
-            None => None,
-        };
-        if let Some(error) = refusal {
-            if let Some(connection) = connection {
-                connection.close().await;
-            }
-            return Err(create_refusal(error, size));
-        }
-
-        let sha256: [u8; 32] = hash_prefix(&path, size)?.finalize().into();
-        let mime = preview::mime_for(&name);
-        let thumbnail = if mime.starts_with("image/") {
-            File::open(&path).ok().and_then(preview::thumbnail)
-        } else {
-            None
-        };
-        let attachment = FileAttachment {
-            blob,
-            key: FileKey::generate(&mut rng()),
-            size,
-            sha256,
-            name: name.clone(),
-            mime,
-            thumbnail,
-        };
-        let (message, id) = self.record_upload(
+        Ok(FileDraft {
             conversation,
-            &path,
-            attachment,
-            caption.map(str::to_owned),
             recipients,
-        )?;
-
-        let Some(connection) = connection else {
-            return Ok(FileSendOutcome::Queued {
-                message,
-                reason: "the relay is unreachable".into(),
-            });
-        };
-        let outcome = self.finish_one(&connection, &id, false).await;
-        connection.close().await;
-        outcome
+            path,
+            name,
+            size: metadata.len(),
+            blob: random_blob_id()?,
+            caption: caption.map(str::to_owned),
+        })
     }
 
-    /// Saves the history entry and the upload record of a new file, atomically.
-    fn record_upload(
-        &self,
-        conversation: ConversationId,
-        path: &Path,
-        attachment: FileAttachment,
-        caption: Option<String>,
-        recipients: Vec<hush_protocol::MailboxId>,
-    ) -> Result<(Message, MessageId), ClientError> {
+    /// Saves the history entry (file state `uploading`, status `queued`) and the upload record
+    /// of a new file, atomically; returns the message and the job that uploads it.
+    pub fn record_upload(&self, file: PreparedFile) -> Result<(Message, UploadJob), ClientError> {
+        let PreparedFile { draft, attachment } = file;
         let id =
             MessageId::random().ok_or_else(|| ClientError::InvalidInput("no randomness".into()))?;
         let now = now_ms();
+        let conversation = draft.conversation;
         let key = message_key(&conversation, self.store.next_seq()?);
         let message = Message {
             id,
             conversation,
             direction: Direction::Outgoing,
             sender: None,
-            text: caption.clone().unwrap_or_default(),
+            text: draft.caption.clone().unwrap_or_default(),
             reply_to: None,
             sent_at_ms: now,
             received_at_ms: now,
             edited_at_ms: None,
             expires_at_ms: self.expiry_for(&conversation, now)?,
             status: Status::Queued,
-            recipients: recipients.iter().map(|r| (*r, Status::Queued)).collect(),
+            recipients: draft
+                .recipients
+                .iter()
+                .map(|r| (*r, Status::Queued))
+                .collect(),
             reactions: Vec::new(),
             file: Some(file_info(&attachment, FileState::Uploading)),
         };
         let record = UploadRecord {
             message_key: key.clone(),
             conversation,
-            path: path.to_string_lossy().into_owned(),
-            attachment,
-            caption,
-            recipients,
+            path: draft.path.to_string_lossy().into_owned(),
+            attachment: attachment.clone(),
+            caption: draft.caption,
+            recipients: draft.recipients.clone(),
             sent_at_ms: now,
         };
         let mut batch = self.store.batch();
@@ -350,20 +815,53 @@ impl Client {
         self.store
             .put_in(&mut batch, Slot::Uploads, &id.0, &record)?;
         self.store.commit(batch)?;
-        Ok((message, id))
+        let job = UploadJob {
+            message: id,
+            path: draft.path,
+            attachment,
+            recipients: draft.recipients,
+            verify_source: false,
+        };
+        Ok((message, job))
+    }
+
+    /// The job that resumes a recorded upload (checking first that the source file is still
+    /// the one that was hashed).
+    pub fn upload_job(&self, id: &MessageId) -> Result<UploadJob, ClientError> {
+        let record = self
+            .store
+            .get::<UploadRecord>(Slot::Uploads, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("no such upload".into()))?;
+        Ok(UploadJob {
+            message: *id,
+            path: PathBuf::from(&record.path),
+            attachment: record.attachment,
+            recipients: record.recipients,
+            verify_source: true,
+        })
+    }
+
+    /// The messages whose files wait to be uploaded (or to finish uploading).
+    pub fn recorded_uploads(&self) -> Result<Vec<MessageId>, ClientError> {
+        Ok(self
+            .store
+            .scan::<UploadRecord>(Slot::Uploads, b"", false)?
+            .into_iter()
+            .filter_map(|(key, _)| message_id_of(&key))
+            .collect())
     }
 
     /// Uploads one recorded file (the rest of it) and queues and sends its message.
     async fn finish_one(
         &mut self,
         connection: &RelayConnection,
-        id: &MessageId,
-        verify_source: bool,
+        job: UploadJob,
     ) -> Result<FileSendOutcome, ClientError> {
-        let upload = match self.upload(connection, id, verify_source).await {
+        let id = job.message_id();
+        let upload = match self.run_upload(job, &connection.blobs()).await {
             Ok(upload) => upload,
             Err(ClientError::Transport(error)) if error.is_transient() => {
-                let message = self.message(id)?.ok_or(ClientError::NoAccount)?;
+                let message = self.message(&id)?.ok_or(ClientError::NoAccount)?;
                 return Ok(FileSendOutcome::Queued {
                     message,
                     reason: error.to_string(),
@@ -371,7 +869,7 @@ impl Client {
             }
             Err(error) => return Err(error),
         };
-        let message = self.queue_file_message(id)?;
+        let message = self.queue_file_message(&id)?;
         match self.send_queued(connection, message).await? {
             SendOutcome::Stored(message) => Ok(FileSendOutcome::Sent { message, upload }),
             SendOutcome::Queued { message, reason } => {
@@ -381,24 +879,27 @@ impl Client {
     }
 
     /// Resumes every recorded upload over `connection` and queues their messages (the caller
-    /// flushes the outbox). Stops at the first error that retrying later may fix.
+    /// flushes the outbox). Stops at the first error that retrying later may fix. Does nothing
+    /// when uploads are deferred to the caller's jobs ([`Client::defer_uploads`]).
     pub async fn resume_uploads(
         &mut self,
         connection: &RelayConnection,
     ) -> (Vec<UploadReport>, Option<ClientError>) {
         let mut reports = Vec::new();
-        let records = match self.store.scan::<UploadRecord>(Slot::Uploads, b"", false) {
-            Ok(records) => records,
-            Err(error) => return (reports, Some(error.into())),
+        if self.uploads_deferred {
+            return (reports, None);
+        }
+        let ids = match self.recorded_uploads() {
+            Ok(ids) => ids,
+            Err(error) => return (reports, Some(error)),
         };
-        for (key, _) in records {
-            let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId) else {
-                continue;
-            };
-            let result = match self.upload(connection, &id, true).await {
-                Ok(report) => self.queue_file_message(&id).map(|_| report),
+        let blobs = connection.blobs();
+        for id in ids {
+            let result = match self.upload_job(&id) {
+                Ok(job) => self.run_upload(job, &blobs).await,
                 Err(error) => Err(error),
             };
+            let result = result.and_then(|report| self.queue_file_message(&id).map(|_| report));
             match result {
                 Ok(report) => reports.push(report),
                 Err(ClientError::File(reason)) => {
@@ -414,12 +915,14 @@ impl Client {
         (reports, None)
     }
 
-    /// Gives up on an upload whose source file is gone or changed.
-    fn fail_upload(&self, id: &MessageId) -> Result<(), ClientError> {
+    /// Gives up on an upload whose source file is gone or changed: its message becomes
+    /// `Failed` (returned) and the record goes away.
+    pub fn fail_upload(&self, id: &MessageId) -> Result<Option<Message>, ClientError> {
         let Some(record) = self.store.get::<UploadRecord>(Slot::Uploads, &id.0)? else {
-            return Ok(());
+            return Ok(None);
         };
         let mut batch = self.store.batch();
+        let mut failed = None;
         if let Some(mut message) = self
             .store
             .get::<Message>(Slot::Messages, &record.message_key)?
@@ -430,115 +933,16 @@ impl Client {
             }
             self.store
                 .put_in(&mut batch, Slot::Messages, &record.message_key, &message)?;
+            failed = Some(message);
         }
         self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
         self.store.commit(batch)?;
-        Ok(())
+        Ok(failed)
     }
 
-    /// Uploads the chunks the relay does not have yet.
-    async fn upload(
-        &mut self,
-        connection: &RelayConnection,
-        id: &MessageId,
-        verify_source: bool,
-    ) -> Result<UploadReport, ClientError> {
-        let record = self
-            .store
-            .get::<UploadRecord>(Slot::Uploads, &id.0)?
-            .ok_or_else(|| ClientError::InvalidInput("no such upload".into()))?;
-        let attachment = &record.attachment;
-        let layout = ChunkLayout::new(attachment.size);
-        let status = connection
-            .blobs()
-            .create_blob(
-                attachment.blob,
-                layout.blob_len(),
-                record.recipients.clone(),
-            )
-            .await
-            .map_err(|e| create_refusal(e, attachment.size))?;
-        if status.size != layout.blob_len() {
-            return Err(
-                TransportError::Protocol("the relay reports another blob size".into()).into(),
-            );
-        }
-        let chunks = layout.chunks();
-        let first = if status.complete {
-            chunks
-        } else {
-            u64::from(status.chunks_stored).min(chunks)
-        };
-        let path = PathBuf::from(&record.path);
-        let mut report = UploadReport {
-            message: *id,
-            name: attachment.name.clone(),
-            resumed_from: layout.plaintext_offset(first).min(attachment.size),
-            sent_bytes: 0,
-            size: attachment.size,
-        };
-        if first >= chunks {
-            return Ok(report);
-        }
-        if verify_source {
-            // The chunks already on the relay were sealed from the file as it was when it was
-            // hashed; the rest must come from the same bytes.
-            let same_size = std::fs::metadata(&path)
-                .map(|m| m.len() == attachment.size)
-                .unwrap_or(false);
-            let same = same_size
-                && <[u8; 32]>::from(hash_prefix(&path, attachment.size)?.finalize())
-                    == attachment.sha256;
-            if !same {
-                return Err(ClientError::File(format!(
-                    "{} changed or disappeared since it was sent; send it again",
-                    path.display()
-                )));
-            }
-        }
-        let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
-        let mut file = File::open(&path).map_err(|e| file_error(&path, e))?;
-        file.seek(SeekFrom::Start(layout.plaintext_offset(first)))
-            .map_err(|e| file_error(&path, e))?;
-        let first_chunk =
-            u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
-        let mut upload = connection
-            .blobs()
-            .upload_blob(attachment.blob, first_chunk)
-            .await?;
-        let mut buf = Zeroizing::new(vec![0u8; BLOB_CHUNK_PLAINTEXT_LEN]);
-        let name = attachment.name.clone();
-        let mut pace = Pace::new(self.rate_limit);
-        for index in first..chunks {
-            let len = layout
-                .plaintext_chunk_len(index)
-                .map_err(attachment_error)?;
-            let slice = buf
-                .get_mut(..len)
-                .ok_or_else(|| ClientError::InvalidInput("chunk too large".into()))?;
-            file.read_exact(slice).map_err(|e| file_error(&path, e))?;
-            let sealed = cipher
-                .seal(&mut rng(), index, slice)
-                .map_err(attachment_error)?;
-            report.sent_bytes += sealed.len() as u64;
-            let sealed_len = sealed.len() as u64;
-            upload.send_chunk(sealed).await?;
-            pace.after(sealed_len).await;
-            let done = layout.plaintext_offset(index) + len as u64;
-            self.report_progress(&name, Direction::Outgoing, done, attachment.size);
-        }
-        let status = upload.finish().await?;
-        if !status.complete {
-            return Err(
-                TransportError::Closed("the relay did not complete the upload".into()).into(),
-            );
-        }
-        Ok(report)
-    }
-
-    /// The upload is complete: the message sharing the file goes into the outbox, and the
-    /// upload record goes away, atomically.
-    fn queue_file_message(&self, id: &MessageId) -> Result<Message, ClientError> {
+    /// The upload is complete: the message sharing the file goes into the outbox (state
+    /// `uploaded`), and the upload record goes away, atomically. Flush the outbox next.
+    pub fn queue_file_message(&self, id: &MessageId) -> Result<Message, ClientError> {
         let record = self
             .store
             .get::<UploadRecord>(Slot::Uploads, &id.0)?
@@ -587,7 +991,7 @@ impl Client {
         let conversation = who.map(|w| self.resolve_conversation(w)).transpose()?;
         let mut files = Vec::new();
         for (key, _) in self.store.scan::<FileRecord>(Slot::Files, b"", false)? {
-            let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId) else {
+            let Some(id) = message_id_of(&key) else {
                 continue;
             };
             if let Some(message) = self.message(&id)?
@@ -631,6 +1035,26 @@ impl Client {
         id: &str,
         dest: Option<&Path>,
     ) -> Result<SaveReport, ClientError> {
+        let job = self.prepare_save(id, dest)?;
+        let id = job.message_id();
+        let connection = self.connect().await?;
+        let rate = self.rate_limit;
+        let sink = &mut self.progress;
+        let mut progress = |p: &TransferProgress| {
+            if let Some(sink) = sink.as_mut() {
+                sink(p);
+            }
+        };
+        let result = job.run(&connection.blobs(), &mut progress, rate).await;
+        connection.close().await;
+        self.finish_save(&id, result)
+    }
+
+    /// Prepares saving a received file (by id or a unique prefix) to `dest` (a file path, or
+    /// a directory to put it in; default: the current directory): refuses an existing
+    /// destination, finds how much of an earlier download to resume, and marks the file
+    /// `partial`. Local only.
+    pub fn prepare_save(&self, id: &str, dest: Option<&Path>) -> Result<SaveJob, ClientError> {
         let message = self.file_message(id)?;
         let mut record = self
             .store
@@ -668,157 +1092,73 @@ impl Client {
             }
         }
         let resumed_from = layout.plaintext_offset(first).min(attachment.size);
-        let mut out = open_part(&part)?;
-        out.set_len(resumed_from)
-            .map_err(|e| file_error(&part, e))?;
-        out.seek(SeekFrom::Start(resumed_from))
-            .map_err(|e| file_error(&part, e))?;
-        let mut hasher = hash_prefix(&part, resumed_from)?;
         record.partial = Some(part_key);
         self.set_file_state(&message.id, &record, FileState::Partial, None)?;
-
-        let connection = self.connect().await?;
-        let mut downloaded = 0u64;
-        let result = self
-            .download(
-                &connection,
-                &attachment,
-                first,
-                &mut out,
-                &mut hasher,
-                &mut downloaded,
-            )
-            .await;
-        if let Err(error) = result {
-            connection.close().await;
-            let state = match &error {
-                ClientError::FileCorrupt(_) => Some(FileState::Corrupt),
-                ClientError::Transport(TransportError::Refused(frame))
-                    if frame.code == ErrorCode::UnknownBlob =>
-                {
-                    Some(FileState::Expired)
-                }
-                _ => None,
-            };
-            if let Some(state) = state {
-                // Nothing more will come of this part file.
-                drop(out);
-                let _ = std::fs::remove_file(&part);
-                record.partial = None;
-                self.set_file_state(&message.id, &record, state, None)?;
-            }
-            return Err(match error {
-                ClientError::Transport(TransportError::Refused(frame))
-                    if frame.code == ErrorCode::UnknownBlob =>
-                {
-                    ClientError::File(
-                        "the file is no longer on the relay (it expired); ask the sender to send it again"
-                            .into(),
-                    )
-                }
-                ClientError::Transport(error) if error.is_transient() => ClientError::Transport(
-                    TransportError::Closed(format!(
-                        "{error}; run `hush save` again to resume"
-                    )),
-                ),
-                other => other,
-            });
-        }
-        out.sync_all().map_err(|e| file_error(&part, e))?;
-        drop(out);
-        let digest: [u8; 32] = hasher.finalize().into();
-        if digest != attachment.sha256 {
-            let _ = std::fs::remove_file(&part);
-            record.partial = None;
-            self.set_file_state(&message.id, &record, FileState::Corrupt, None)?;
-            connection.close().await;
-            return Err(ClientError::FileCorrupt(
-                "the file's SHA-256 does not match what the sender said: refused".into(),
-            ));
-        }
-        if target.exists() {
-            connection.close().await;
-            return Err(ClientError::File(format!(
-                "{} appeared meanwhile; the download stays in {}",
-                target.display(),
-                part.display()
-            )));
-        }
-        std::fs::rename(&part, &target).map_err(|e| file_error(&target, e))?;
-        record.partial = None;
-        record.release_pending = true;
-        let saved_to = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
-        let message = self.set_file_state(
-            &message.id,
-            &record,
-            FileState::Saved,
-            Some(saved_to.to_string_lossy().into_owned()),
-        )?;
-        self.release_one(&connection, &message.id).await;
-        connection.close().await;
-        Ok(SaveReport {
-            message,
-            path: saved_to,
+        Ok(SaveJob {
+            message: message.id,
+            attachment,
+            target,
+            part,
+            first,
             resumed_from,
-            downloaded_bytes: downloaded,
         })
     }
 
-    /// Downloads chunks `first..` into `out`, checking each.
-    async fn download(
-        &mut self,
-        connection: &RelayConnection,
-        attachment: &FileAttachment,
-        first: u64,
-        out: &mut File,
-        hasher: &mut Sha256,
-        downloaded: &mut u64,
-    ) -> Result<(), ClientError> {
-        let layout = ChunkLayout::new(attachment.size);
-        let chunks = layout.chunks();
-        if first >= chunks {
-            return Ok(());
-        }
-        let first_chunk =
-            u32::try_from(first).map_err(|_| ClientError::InvalidInput("file too large".into()))?;
-        let mut download = connection
-            .blobs()
-            .download_blob(attachment.blob, first_chunk)
-            .await?;
-        let status = download.status();
-        if status.size != layout.blob_len() || !status.complete {
-            return Err(ClientError::FileCorrupt(
-                "the relay's copy does not have the size the sender said: refused".into(),
-            ));
-        }
-        let cipher = ChunkCipher::new(&attachment.key, attachment.blob, attachment.size);
-        let mut pace = Pace::new(self.rate_limit);
-        for index in first..chunks {
-            let Some(chunk) = download.next_chunk().await? else {
-                return Err(TransportError::Closed("the download was cut off".into()).into());
-            };
-            *downloaded += chunk.len() as u64;
-            let plain = cipher.open(index, &chunk).map_err(|error| match error {
-                AttachmentError::Corrupt { index } | AttachmentError::WrongLength { index } => {
-                    ClientError::FileCorrupt(format!(
-                        "chunk {index} of the file failed authentication (altered on the relay or on the way): refused"
-                    ))
+    /// Records how a [`SaveJob`] ended: `saved` (and whether the relay still has to be told),
+    /// `corrupt` (a chunk or the hash was wrong), `expired` (the relay no longer has it), or
+    /// still `partial` (cut off: saving again resumes). Returns the job's error, phrased for
+    /// the user, if it failed.
+    pub fn finish_save(
+        &self,
+        id: &MessageId,
+        result: Result<SaveDone, ClientError>,
+    ) -> Result<SaveReport, ClientError> {
+        let mut record = self
+            .store
+            .get::<FileRecord>(Slot::Files, &id.0)?
+            .ok_or_else(|| ClientError::InvalidInput("no such file".into()))?;
+        let done = match result {
+            Ok(done) => done,
+            Err(error) => {
+                let state = if matches!(error, ClientError::FileCorrupt(_)) {
+                    Some(FileState::Corrupt)
+                } else if is_unknown_blob(&error) {
+                    Some(FileState::Expired)
+                } else {
+                    None
+                };
+                if let Some(state) = state {
+                    record.partial = None;
+                    self.set_file_state(id, &record, state, None)?;
                 }
-                other => attachment_error(other),
-            })?;
-            out.write_all(&plain)
-                .map_err(|e| ClientError::File(format!("writing the download: {e}")))?;
-            hasher.update(&*plain);
-            pace.after(chunk.len() as u64).await;
-            let done = layout.plaintext_offset(index) + plain.len() as u64;
-            self.report_progress(&attachment.name, Direction::Incoming, done, attachment.size);
-        }
-        if download.next_chunk().await?.is_some() {
-            return Err(ClientError::FileCorrupt(
-                "the relay sent more chunks than the file has: refused".into(),
-            ));
-        }
-        Ok(())
+                return Err(match error {
+                    error if is_unknown_blob(&error) => ClientError::File(
+                        "the file is no longer on the relay (it expired); ask the sender to send it again"
+                            .into(),
+                    ),
+                    ClientError::Transport(error) if error.is_transient() => {
+                        ClientError::Transport(TransportError::Closed(format!(
+                            "{error}; save it again to resume"
+                        )))
+                    }
+                    other => other,
+                });
+            }
+        };
+        record.partial = None;
+        record.release_pending = !done.released;
+        let message = self.set_file_state(
+            id,
+            &record,
+            FileState::Saved,
+            Some(done.path.to_string_lossy().into_owned()),
+        )?;
+        Ok(SaveReport {
+            message,
+            path: done.path,
+            resumed_from: done.resumed_from,
+            downloaded_bytes: done.downloaded_bytes,
+        })
     }
 
     /// Updates a received file's record and its message's file state, atomically.
@@ -851,42 +1191,39 @@ impl Client {
         Ok(message)
     }
 
-    /// Tells the relay one saved file is fetched; on failure it stays pending (the next
-    /// `sync` retries).
-    async fn release_one(&mut self, connection: &RelayConnection, id: &MessageId) -> bool {
-        let Ok(Some(mut record)) = self.store.get::<FileRecord>(Slot::Files, &id.0) else {
-            return false;
-        };
-        match connection
-            .blobs()
-            .release_blob(record.attachment.blob)
-            .await
-        {
-            Ok(()) => {}
-            Err(TransportError::Refused(frame)) if frame.code == ErrorCode::UnknownBlob => {}
-            Err(_) => return false,
+    /// Saved files the relay was not told about yet (the job that tells it).
+    pub fn release_job(&self) -> Result<ReleaseJob, ClientError> {
+        let pending = self
+            .store
+            .scan::<FileRecord>(Slot::Files, b"", false)?
+            .into_iter()
+            .filter(|(_, record)| record.release_pending)
+            .filter_map(|(key, record)| Some((message_id_of(&key)?, record.attachment.blob)))
+            .collect();
+        Ok(ReleaseJob { pending })
+    }
+
+    /// Records that the relay was told these saved files are fetched.
+    pub fn mark_released(&self, ids: &[MessageId]) -> Result<(), ClientError> {
+        for id in ids {
+            if let Some(mut record) = self.store.get::<FileRecord>(Slot::Files, &id.0)? {
+                record.release_pending = false;
+                self.store.put(Slot::Files, &id.0, &record)?;
+            }
         }
-        record.release_pending = false;
-        self.store.put(Slot::Files, &id.0, &record).is_ok()
+        Ok(())
     }
 
     /// Retries telling the relay about saved files it was not told about yet.
     pub async fn release_saved(&mut self, connection: &RelayConnection) -> usize {
-        let Ok(records) = self.store.scan::<FileRecord>(Slot::Files, b"", false) else {
+        let Ok(job) = self.release_job() else {
             return 0;
         };
-        let mut released = 0;
-        for (key, record) in records {
-            if !record.release_pending {
-                continue;
-            }
-            if let Some(id) = <[u8; 16]>::try_from(key.as_slice()).ok().map(MessageId)
-                && self.release_one(connection, &id).await
-            {
-                released += 1;
-            }
+        let released = job.run(&connection.blobs()).await;
+        match self.mark_released(&released) {
+            Ok(()) => released.len(),
+            Err(_) => 0,
         }
-        released
     }
 
     /// A received file message: the history entry and the file's record, staged in `batch`.

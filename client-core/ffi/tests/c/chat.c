@@ -102,6 +102,78 @@ static char *cli(const char *args) {
     return output;
 }
 
+/* Reads a whole file; *len gets its size (caller frees). */
+static unsigned char *read_file(const char *path, size_t *len) {
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        fprintf(stderr, "FAIL: cannot open %s\n", path);
+        exit(1);
+    }
+    size_t capacity = 1 << 16, size = 0, got;
+    unsigned char *bytes = malloc(capacity);
+    while ((got = fread(bytes + size, 1, capacity - size, file)) > 0) {
+        size += got;
+        if (size == capacity) {
+            capacity *= 2;
+            bytes = realloc(bytes, capacity);
+        }
+    }
+    fclose(file);
+    *len = size;
+    return bytes;
+}
+
+/* A file sent from C and saved by the CLI: the same bytes arrive. */
+static void send_a_file(HushClient *client, const char *home) {
+    char source[4096], saved[4096], args[8192];
+    snprintf(source, sizeof source, "%s.upload.bin", home);
+    snprintf(saved, sizeof saved, "%s.saved-by-cli.bin", home);
+    FILE *file = fopen(source, "wb");
+    if (file == NULL) {
+        fprintf(stderr, "FAIL: cannot write %s\n", source);
+        exit(1);
+    }
+    unsigned long state = 12345;
+    for (long i = 0; i < 150 * 1024 + 11; i++) {
+        state = state * 1103515245UL + 12345UL;
+        fputc((int)((state >> 16) & 0xff), file);
+    }
+    fclose(file);
+
+    char *out = NULL;
+    CHECK(hush_client_files(client, NULL, &out));
+    expect("files before any arrived", out, "[]", NULL);
+    hush_string_free(out);
+    CHECK(hush_client_send_file(client, "cli", source, "from C", &out));
+    expect("send_file", out, "\"status\":\"queued\"", NULL);
+    expect("send_file", out, "\"state\":\"uploading\"", NULL);
+    expect("send_file", out, "upload.bin\",\"size\":153611,", NULL);
+    char file_message[33];
+    first_id(out, file_message);
+    hush_string_free(out);
+    hush_string_free(wait_for(client, "\"type\":\"transfer\"", file_message));
+    char *status = wait_for(client, "\"type\":\"message_status\"", file_message);
+    expect("file message status", status, "\"status\":\"stored\"", NULL);
+    expect("file message status", status, "\"state\":\"uploaded\"", NULL);
+    hush_string_free(status);
+
+    char *synced = cli("--json sync");
+    expect("the CLI's sync", synced, file_message, NULL);
+    free(synced);
+    snprintf(args, sizeof args, "save %s '%s'", file_message, saved);
+    free(cli(args));
+    size_t sent_len = 0, saved_len = 0;
+    unsigned char *sent_bytes = read_file(source, &sent_len);
+    unsigned char *saved_bytes = read_file(saved, &saved_len);
+    if (sent_len != 150 * 1024 + 11 || saved_len != sent_len ||
+        memcmp(sent_bytes, saved_bytes, sent_len) != 0) {
+        fprintf(stderr, "FAIL: the CLI saved %zu bytes, not the %zu sent\n", saved_len, sent_len);
+        exit(1);
+    }
+    free(sent_bytes);
+    free(saved_bytes);
+}
+
 int main(void) {
     printf("libhush_ffi %s\n", hush_version());
 
@@ -184,6 +256,7 @@ int main(void) {
     hush_string_free(out);
     CHECK(hush_client_safety_number(client, "cli", &out));
     hush_string_free(out);
+    send_a_file(client, home);
 
     /* Reading the conversation: one unread message, then none. */
     uint64_t unread = 99;

@@ -6,6 +6,7 @@ shell command prefix running `hush --home PEER_HOME`). Receives through the list
 """
 
 import asyncio
+import hashlib
 import os
 import queue
 import shlex
@@ -20,8 +21,10 @@ class Listener(hush.HushListener):
 
     def __init__(self):
         self.events = queue.Queue()
+        self.seen = []  # every event, in order
 
     def on_event(self, event):
+        self.seen.append(event)
         self.events.put(event)
 
 
@@ -149,6 +152,86 @@ def groups_and_changes(client, listener, bob):
     client.set_preferences(preferences)
 
 
+def files_both_ways(client, listener, bob, workdir):
+    """A file to the CLI user (saved with `hush save`), one from it (saved with save_file)."""
+    # Python -> CLI.
+    data = os.urandom(300 * 1024 + 5)
+    source = os.path.join(workdir, "from-python.bin")
+    with open(source, "wb") as f:
+        f.write(data)
+    sent = client.send_file("cli", source, "a file from Python")
+    assert sent.status == hush.HushStatus.QUEUED, sent
+    assert sent.text == "a file from Python", sent
+    assert sent.file is not None and sent.file.state == hush.HushFileState.UPLOADING, sent
+    assert sent.file.name == "from-python.bin" and sent.file.size == len(data), sent.file
+    assert sent.file.sha256 == hashlib.sha256(data).hexdigest(), sent.file
+    wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.MESSAGE_STATUS)
+        and e.message.id == sent.id
+        and e.message.status == hush.HushStatus.STORED,
+        "stored status of the file message",
+    )
+    uploads = [
+        e
+        for e in listener.seen
+        if isinstance(e, hush.HushEvent.TRANSFER) and e.message_id == sent.id
+    ]
+    assert uploads, "no upload progress"
+    assert all(e.direction == hush.HushDirection.OUTGOING for e in uploads), uploads
+    assert uploads[-1].done == uploads[-1].total == len(data), uploads[-1]
+    mine = [m for m in client.history("cli", 50, None) if m.id == sent.id]
+    assert [m.file.state for m in mine] == [hush.HushFileState.UPLOADED], mine
+    out = cli("--json", "sync")
+    assert sent.id in out and "from-python.bin" in out, out
+    saved_by_cli = os.path.join(workdir, "saved-by-cli.bin")
+    cli("save", sent.id, saved_by_cli)
+    with open(saved_by_cli, "rb") as f:
+        assert f.read() == data, "the CLI saved other bytes than were sent"
+
+    # CLI -> Python, through the callback; saved with save_file.
+    data = os.urandom(200 * 1024 + 3)
+    source = os.path.join(workdir, "from-cli.bin")
+    with open(source, "wb") as f:
+        f.write(data)
+    cli("send-file", "Pia", source, "--caption", "a file from the CLI")
+    got = wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.MESSAGE) and e.message.file is not None,
+        "file message from the CLI",
+    ).message
+    assert got.text == "a file from the CLI" and got.sender == bob.mailbox, got
+    assert got.file.state == hush.HushFileState.AVAILABLE, got.file
+    assert got.file.name == "from-cli.bin" and got.file.size == len(data), got.file
+    assert got.file.sha256 == hashlib.sha256(data).hexdigest(), got.file
+    assert [m.id for m in client.files("cli")] == [got.id]
+    target_dir = os.path.join(workdir, "saved-by-python")
+    os.mkdir(target_dir)
+    saved = client.save_file(got.id, target_dir)
+    assert saved.path == os.path.join(os.path.realpath(target_dir), "from-cli.bin"), saved
+    with open(saved.path, "rb") as f:
+        assert f.read() == data, "save_file wrote other bytes than the CLI sent"
+    assert saved.size == len(data) and saved.sha256 == got.file.sha256, saved
+    assert saved.resumed_from == 0 and saved.downloaded_bytes > len(data), saved
+    [listed] = client.files(None)
+    assert listed.file.state == hush.HushFileState.SAVED, listed.file
+    assert listed.file.saved_to == saved.path, listed.file
+    wait_for(
+        listener,
+        lambda e: isinstance(e, hush.HushEvent.TRANSFER)
+        and e.message_id == got.id
+        and e.direction == hush.HushDirection.INCOMING
+        and e.done == e.total == len(data),
+        "download progress",
+    )
+    # Saving again is refused: the file is there already.
+    try:
+        client.save_file(got.id, target_dir)
+        sys.exit("FAIL: save_file overwrote a file")
+    except hush.HushError.InvalidInput as error:
+        assert "already exists" in str(error), error
+
+
 def main():
     home = os.environ["HUSH_APP_HOME"]
     assert not hush.home_exists(home)
@@ -221,6 +304,9 @@ def main():
     assert conversations[0].name == "cli", conversations
     assert conversations[0].last_message.text == "hi Python, this is the CLI"
     groups_and_changes(client, listener, bob)
+    workdir = os.path.join(os.path.dirname(home), "python-files")
+    os.mkdir(workdir)
+    files_both_ways(client, listener, bob, workdir)
 
     number = client.safety_number("cli")
     assert len(number.digits.replace(" ", "")) == 60, number
@@ -238,7 +324,7 @@ def main():
     except hush.HushError.WrongPassphrase as error:
         print("expected error:", error)
     again = hush.HushClient.open(home, "python passphrase")
-    assert len(again.history("cli", 10, None)) == 2
+    assert len(again.history("cli", 10, None)) == 4
     again.shutdown()
     print("Python app: all checks passed")
 
