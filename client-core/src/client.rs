@@ -19,7 +19,7 @@ mod receive;
 pub(crate) mod records;
 #[cfg(test)]
 mod scenario_tests;
-mod send;
+pub(crate) mod send;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -188,6 +188,9 @@ pub struct Client {
     /// Recorded uploads are left to the caller's own jobs: [`Client::resume_uploads`] (and so
     /// `sync`) does not run them (set by the client service).
     pub(crate) uploads_deferred: bool,
+    /// Commands that send at once (edit, react, delete for everyone, timers, group changes)
+    /// only queue: the caller flushes the outbox itself (set by the client service).
+    pub(crate) flush_deferred: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -219,6 +222,7 @@ impl Client {
             progress: None,
             rate_limit: None,
             uploads_deferred: false,
+            flush_deferred: false,
         })
     }
 
@@ -233,6 +237,7 @@ impl Client {
             progress: None,
             rate_limit: None,
             uploads_deferred: false,
+            flush_deferred: false,
         })
     }
 
@@ -259,6 +264,7 @@ impl Client {
             progress: None,
             rate_limit: None,
             uploads_deferred: false,
+            flush_deferred: false,
         };
         client.purge_expired()?;
         Ok(client)

@@ -54,6 +54,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::{Id as TaskId, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::client::send::{FlushReport, PreparedOutbox, SentEnvelopes, send_prepared};
 use crate::client::{
     AccountInfo, Client, ClientError, Contact, ConversationId, Direction, Event, FileDraft,
     GroupInfo, Message, Preferences, PreparedFile, SaveDone, SaveJob, SaveReport, Status,
@@ -264,6 +265,8 @@ impl ClientHandle {
         // Uploads run as jobs on the service's tasks, never inside a command (an offline
         // `sync` included).
         client.defer_uploads(true);
+        // Likewise the outbox: a command only writes to it; the service sends it off the actor.
+        client.defer_flush(true);
         let actor = Actor {
             client,
             online: false,
@@ -278,6 +281,8 @@ impl ClientHandle {
             transfers: JoinSet::new(),
             active: HashMap::new(),
             releasing: None,
+            sending: None,
+            flush_again: false,
             generation: 0,
         };
         runtime.spawn(actor.run(receiver));
@@ -420,14 +425,14 @@ impl ClientHandle {
     }
 
     /// Replaces the text of one of this account's messages, everywhere (see
-    /// [`Client::edit_message`]). Talks to the relay.
+    /// [`Client::edit_message`]). Queued; the service sends it (the call does not wait for the relay).
     pub async fn edit_message(&self, id: MessageId, text: String) -> Result<Message, ServiceError> {
         self.exchange(move |client| Box::pin(async move { client.edit_message(&id, &text).await }))
             .await
     }
 
     /// Deletes a message here, or with `for_everyone` on every member's device (see
-    /// [`Client::delete_message`]). Talks to the relay when `for_everyone`.
+    /// [`Client::delete_message`]). Queued; the service sends it (the call does not wait for the relay).
     pub async fn delete_message(
         &self,
         id: MessageId,
@@ -440,7 +445,7 @@ impl ClientHandle {
     }
 
     /// Reacts to a message; an empty `emoji` removes the reaction (see [`Client::react`]).
-    /// Talks to the relay.
+    /// Queued; the service sends it (the call does not wait for the relay).
     pub async fn react(&self, id: MessageId, emoji: String) -> Result<Message, ServiceError> {
         self.exchange(move |client| Box::pin(async move { client.react(&id, &emoji).await }))
             .await
@@ -470,7 +475,7 @@ impl ClientHandle {
     }
 
     /// Sets (or turns off) a conversation's disappearing-message timer for everyone in it
-    /// (see [`Client::set_timer`]). Talks to the relay.
+    /// (see [`Client::set_timer`]). Queued; the service sends it (the call does not wait for the relay).
     pub async fn set_timer(&self, who: String, seconds: Option<u64>) -> Result<(), ServiceError> {
         self.exchange(move |client| {
             Box::pin(async move {
@@ -526,7 +531,7 @@ impl ClientHandle {
             .await
     }
 
-    /// Creates a group with these contacts (see [`Client::create_group`]). Talks to the relay.
+    /// Creates a group with these contacts (see [`Client::create_group`]). Queued; the service sends it (the call does not wait for the relay).
     pub async fn create_group(
         &self,
         group: String,
@@ -538,7 +543,7 @@ impl ClientHandle {
         .await
     }
 
-    /// Adds a contact to a group (admins). Talks to the relay.
+    /// Adds a contact to a group (admins). Queued; the service sends it (the call does not wait for the relay).
     pub async fn group_add(&self, group: String, who: String) -> Result<GroupInfo, ServiceError> {
         self.exchange(move |client| {
             Box::pin(async move {
@@ -549,7 +554,7 @@ impl ClientHandle {
         .await
     }
 
-    /// Removes a member from a group (admins); everyone's keys rotate. Talks to the relay.
+    /// Removes a member from a group (admins); everyone's keys rotate. Queued; the service sends it (the call does not wait for the relay).
     pub async fn group_remove(
         &self,
         group: String,
@@ -564,7 +569,7 @@ impl ClientHandle {
         .await
     }
 
-    /// Leaves a group. Talks to the relay.
+    /// Leaves a group. Queued; the service sends it (the call does not wait for the relay).
     pub async fn group_leave(&self, group: String) -> Result<GroupInfo, ServiceError> {
         self.exchange(move |client| {
             Box::pin(async move {
@@ -575,7 +580,7 @@ impl ClientHandle {
         .await
     }
 
-    /// Renames a group (admins). Talks to the relay.
+    /// Renames a group (admins). Queued; the service sends it (the call does not wait for the relay).
     pub async fn group_rename(
         &self,
         group: String,
@@ -590,7 +595,7 @@ impl ClientHandle {
         .await
     }
 
-    /// Makes a member a group admin (admins). Talks to the relay.
+    /// Makes a member a group admin (admins). Queued; the service sends it (the call does not wait for the relay).
     pub async fn group_promote(
         &self,
         group: String,
@@ -798,6 +803,14 @@ enum Finished {
     },
     /// The relay was told about these saved files.
     Released { ids: Vec<MessageId> },
+    /// Prepared outbox envelopes were sent (on the connection of `generation`); `pending` are
+    /// the history keys of the messages that were queued.
+    Sent {
+        generation: u64,
+        prepared: PreparedOutbox,
+        sent: SentEnvelopes,
+        pending: Vec<Vec<u8>>,
+    },
 }
 
 /// Checks a file with the relay (if connected) and reads it (hash, thumbnail) on a blocking
@@ -868,6 +881,10 @@ struct Actor {
     active: HashMap<MessageId, TaskId>,
     /// The task of the running release job.
     releasing: Option<TaskId>,
+    /// The task sending prepared outbox envelopes, if one runs.
+    sending: Option<TaskId>,
+    /// The outbox changed while a send ran: flush again when it ends.
+    flush_again: bool,
     /// Counts connections, so an upload cut off with an old one is restarted on a new one.
     generation: u64,
 }
@@ -928,6 +945,10 @@ impl Actor {
                     self.active.retain(|_, running| *running != task);
                     if self.releasing == Some(task) {
                         self.releasing = None;
+                    }
+                    if self.sending == Some(task) {
+                        // The entries stay in the outbox; the next flush sends them.
+                        self.sending = None;
                     }
                 }
                 Wake::Transfer(None) => {}
@@ -1192,6 +1213,19 @@ impl Actor {
     /// A transfer task ended: finish it in the store.
     async fn finished(&mut self, finished: Finished) {
         match finished {
+            Finished::Sent {
+                generation,
+                prepared,
+                sent,
+                pending,
+            } => {
+                self.sending = None;
+                let report = self.client.record_sent(prepared, sent);
+                self.sent(pending, report, generation).await;
+                if std::mem::take(&mut self.flush_again) {
+                    self.flush().await;
+                }
+            }
             Finished::Prepared { result, reply } => {
                 match result.and_then(|file| self.client.record_upload(*file)) {
                     Ok((message, job)) => {
@@ -1348,8 +1382,17 @@ impl Actor {
     }
 
     /// Sends the outbox on the connection (if there is one) and reports status changes.
+    ///
+    /// Encrypting (and saving the ciphertext) happens here, on the actor; the envelopes go to
+    /// the relay from a task of their own, so calls are served while they are on the way, and
+    /// the answers are recorded when the task reports back ([`Finished::Sent`]). One send runs
+    /// at a time; a flush asked for meanwhile runs when it ends.
     async fn flush(&mut self) {
         if self.connection.is_none() {
+            return;
+        }
+        if self.sending.is_some() {
+            self.flush_again = true;
             return;
         }
         let pending = match self.outbox_messages() {
@@ -1365,13 +1408,40 @@ impl Actor {
         let Some(connection) = &self.connection else {
             return;
         };
-        let report = self.client.flush_outbox(connection).await;
+        let prepared = self.client.prepare_outbox(Some(connection)).await;
+        if prepared.envelopes.is_empty() {
+            let report = self.client.record_sent(prepared, SentEnvelopes::default());
+            self.sent(pending, report, self.generation).await;
+            return;
+        }
+        let blobs = connection.blobs();
+        let generation = self.generation;
+        let task = self.transfers.spawn(async move {
+            let sent = send_prepared(&blobs, &prepared.envelopes).await;
+            Finished::Sent {
+                generation,
+                prepared,
+                sent,
+                pending,
+            }
+        });
+        self.sending = Some(task.id());
+    }
+
+    /// Reports what a flush did: status changes, and a lost connection or a refusal.
+    async fn sent(&mut self, pending: Vec<Vec<u8>>, report: FlushReport, generation: u64) {
         self.report_status(pending);
         match report.error {
             None => {}
-            Some(ClientError::Transport(error)) if error.is_transient() => {
+            // Only if it is still the connection the envelopes went out on.
+            Some(ClientError::Transport(error))
+                if error.is_transient()
+                    && generation == self.generation
+                    && self.connection.is_some() =>
+            {
                 self.lost(ClientError::Transport(error)).await;
             }
+            Some(ClientError::Transport(error)) if error.is_transient() => {}
             Some(error) => self.events.emit(ServiceEvent::SendFailed {
                 reason: error.to_string(),
             }),

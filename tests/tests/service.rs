@@ -153,3 +153,72 @@ async fn services_send_while_receiving_and_survive_a_relay_restart() {
     assert!(alice.contacts().await.is_err());
     bob.shutdown().await;
 }
+
+/// Sending runs beside the service: with the relay frozen (SIGSTOP) after a message was
+/// queued, other calls — including an edit that must reach the relay too — are still served,
+/// and everything goes out once the relay runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_served_while_the_relay_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
+    let relay = RelayProcess::start(
+        &target_binary("hush-relay"),
+        &dir.path().join("relay"),
+        &listen,
+        &[],
+    )
+    .unwrap();
+    let alice = user(dir.path(), "alice", &relay).await;
+    let bob = user(dir.path(), "bob", &relay).await;
+    alice
+        .add_contact(bob.invite().await.unwrap(), Some("bob".into()))
+        .await
+        .unwrap();
+    bob.add_contact(alice.invite().await.unwrap(), Some("alice".into()))
+        .await
+        .unwrap();
+    alice.set_online(true).await.unwrap();
+    bob.set_online(true).await.unwrap();
+    until(&alice, connected).await;
+    until(&bob, connected).await;
+    let first = alice.send_text("bob".into(), "hello".into()).await.unwrap();
+    until(&alice, |event| {
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == first.id && m.status == Status::Stored)
+    })
+    .await;
+
+    relay.signal("-STOP").unwrap();
+    let frozen = alice
+        .send_text("bob".into(), "while frozen".into())
+        .await
+        .unwrap();
+    // Before the outbox flush was split, each of these waited behind the send of the message
+    // above until the transport's 15 s request timeout; the bound only detects that wait.
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        let edited = alice
+            .edit_message(frozen.id, "while frozen (edited)".into())
+            .await
+            .unwrap();
+        let history = alice.history("bob".into(), 10, None).await.unwrap();
+        let contacts = alice.contacts().await.unwrap();
+        (edited, history, contacts)
+    })
+    .await;
+    relay.signal("-CONT").unwrap();
+    let (edited, history, contacts) = served.expect("calls were served while the relay was frozen");
+    assert_eq!(edited.text, "while frozen (edited)");
+    assert_eq!(history[0].id, frozen.id);
+    assert_eq!(history[0].status, Status::Queued, "not answered yet");
+    assert_eq!(contacts.len(), 1);
+
+    until(&alice, |event| {
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == frozen.id && m.status == Status::Stored)
+    })
+    .await;
+    until(&bob, |event| {
+        matches!(event, ServiceEvent::Received(Event::Edited(m)) if m.text == "while frozen (edited)")
+    })
+    .await;
+    alice.shutdown().await;
+    bob.shutdown().await;
+}

@@ -22,13 +22,13 @@
  * - A HushClient may be used from any thread, and from several at once; calls are served in
  *   order by the client's own threads (a tokio runtime per client).
  * - Calls return after at most one local store access (contacts, history, search,
- *   send_text/send_reply — which only queue —, mark_read, groups, preferences and so on),
- *   except those that talk to the relay: hush_client_init_account, hush_client_register,
- *   hush_client_add_contact with an @username, hush_client_sync while offline,
- *   hush_client_edit_message, hush_client_react, hush_client_delete_message for everyone,
- *   hush_client_set_timer and the group changes (hush_client_group_create, _add, _remove,
- *   _leave, _rename, _promote). Make those from a worker thread, not a UI thread. Receiving
- *   and sending while online happen on the library's threads.
+ *   mark_read, groups, preferences and so on, and everything that only queues for the relay:
+ *   send_text, send_reply, edit_message, react, delete_message, set_timer and the group
+ *   changes), except those that talk to the relay: hush_client_init_account,
+ *   hush_client_register, hush_client_add_contact with an @username and hush_client_sync
+ *   while offline. Make those from a worker thread, not a UI thread. Receiving and sending
+ *   while online happen on the library's threads (docs/ffi.md, Limits, lists the short
+ *   network steps other calls may still wait for).
  * - Files: hush_client_send_file returns once the file is checked with the relay, hashed and
  *   recorded (it reads the whole file: call it from a worker thread); the upload itself runs
  *   on the library's threads. hush_client_save_file returns when the file is saved (call it

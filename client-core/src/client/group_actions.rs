@@ -358,7 +358,16 @@ impl Client {
     }
 
     /// Connects and flushes the outbox if the relay is reachable; otherwise it waits.
+    /// Leaves the outbox to the caller from now on (`true`): methods that would send at once
+    /// only queue. For a service that owns its connection and flushes after every command.
+    pub fn defer_flush(&mut self, deferred: bool) {
+        self.flush_deferred = deferred;
+    }
+
     pub(crate) async fn flush_now(&mut self) -> Result<(), ClientError> {
+        if self.flush_deferred {
+            return Ok(());
+        }
         match self.connect().await {
             Ok(connection) => {
                 let report = self.flush_outbox(&connection).await;
