@@ -425,14 +425,16 @@ impl ClientHandle {
     }
 
     /// Replaces the text of one of this account's messages, everywhere (see
-    /// [`Client::edit_message`]). Queued; the service sends it (the call does not wait for the relay).
+    /// [`Client::edit_message`]). Queued; the service sends it (the call does not wait for the
+    /// relay).
     pub async fn edit_message(&self, id: MessageId, text: String) -> Result<Message, ServiceError> {
         self.exchange(move |client| Box::pin(async move { client.edit_message(&id, &text).await }))
             .await
     }
 
     /// Deletes a message here, or with `for_everyone` on every member's device (see
-    /// [`Client::delete_message`]). Queued; the service sends it (the call does not wait for the relay).
+    /// [`Client::delete_message`]). Queued; the service sends it (the call does not wait for the
+    /// relay).
     pub async fn delete_message(
         &self,
         id: MessageId,
@@ -475,7 +477,8 @@ impl ClientHandle {
     }
 
     /// Sets (or turns off) a conversation's disappearing-message timer for everyone in it
-    /// (see [`Client::set_timer`]). Queued; the service sends it (the call does not wait for the relay).
+    /// (see [`Client::set_timer`]). Queued; the service sends it (the call does not wait for the
+    /// relay).
     pub async fn set_timer(&self, who: String, seconds: Option<u64>) -> Result<(), ServiceError> {
         self.exchange(move |client| {
             Box::pin(async move {
@@ -531,7 +534,8 @@ impl ClientHandle {
             .await
     }
 
-    /// Creates a group with these contacts (see [`Client::create_group`]). Queued; the service sends it (the call does not wait for the relay).
+    /// Creates a group with these contacts (see [`Client::create_group`]). Queued; the service
+    /// sends it (the call does not wait for the relay).
     pub async fn create_group(
         &self,
         group: String,
@@ -543,7 +547,8 @@ impl ClientHandle {
         .await
     }
 
-    /// Adds a contact to a group (admins). Queued; the service sends it (the call does not wait for the relay).
+    /// Adds a contact to a group (admins). Queued; the service sends it (the call does not wait for
+    /// the relay).
     pub async fn group_add(&self, group: String, who: String) -> Result<GroupInfo, ServiceError> {
         self.exchange(move |client| {
             Box::pin(async move {
@@ -554,7 +559,8 @@ impl ClientHandle {
         .await
     }
 
-    /// Removes a member from a group (admins); everyone's keys rotate. Queued; the service sends it (the call does not wait for the relay).
+    /// Removes a member from a group (admins); everyone's keys rotate. Queued; the service sends it
+    /// (the call does not wait for the relay).
     pub async fn group_remove(
         &self,
         group: String,
@@ -580,7 +586,8 @@ impl ClientHandle {
         .await
     }
 
-    /// Renames a group (admins). Queued; the service sends it (the call does not wait for the relay).
+    /// Renames a group (admins). Queued; the service sends it (the call does not wait for the
+    /// relay).
     pub async fn group_rename(
         &self,
         group: String,
@@ -595,7 +602,8 @@ impl ClientHandle {
         .await
     }
 
-    /// Makes a member a group admin (admins). Queued; the service sends it (the call does not wait for the relay).
+    /// Makes a member a group admin (admins). Queued; the service sends it (the call does not wait
+    /// for the relay).
     pub async fn group_promote(
         &self,
         group: String,

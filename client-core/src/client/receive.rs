@@ -605,13 +605,18 @@ impl Client {
         events: &mut Vec<Event>,
     ) -> Result<(), ClientError> {
         match content.body {
-            Body::Text { text, reply_to } => {
+            body @ (Body::Text { .. } | Body::File { .. }) => {
                 if self.message_by_id(batch, &content.message_id)?.is_some() {
                     // The same message in a new envelope (e.g. resent after a reinstall).
                     return Ok(());
                 }
+                let (text, reply_to, file) = match body {
+                    Body::Text { text, reply_to } => (text, reply_to, None),
+                    Body::File { file, caption } => (caption.unwrap_or_default(), None, Some(file)),
+                    _ => return Ok(()),
+                };
                 let key = message_key(&conversation, self.store.next_seq()?);
-                let message = Message {
+                let mut message = Message {
                     id: content.message_id,
                     conversation,
                     direction: Direction::Incoming,
@@ -627,39 +632,10 @@ impl Client {
                     reactions: Vec::new(),
                     file: None,
                 };
-                self.store.put_in(batch, Slot::Messages, &key, &message)?;
-                self.store
-                    .put_in(batch, Slot::MessageIndex, &message.id.0, &key)?;
-                if self.wants_receipts(&conversation)? {
-                    self.pending_receipts
-                        .entry(sender)
-                        .or_default()
-                        .push((message.id, false));
+                if let Some(file) = file {
+                    // The file's key goes into its own record; the message shows the rest.
+                    self.incoming_file_message(batch, &mut message, file)?;
                 }
-                events.push(Event::Message(message));
-            }
-            Body::File { file, caption } => {
-                if self.message_by_id(batch, &content.message_id)?.is_some() {
-                    return Ok(());
-                }
-                let key = message_key(&conversation, self.store.next_seq()?);
-                let mut message = Message {
-                    id: content.message_id,
-                    conversation,
-                    direction: Direction::Incoming,
-                    sender: Some(sender),
-                    text: caption.unwrap_or_default(),
-                    reply_to: None,
-                    sent_at_ms: content.sent_at_ms,
-                    received_at_ms: now,
-                    edited_at_ms: None,
-                    expires_at_ms: self.expiry_for(&conversation, now)?,
-                    status: Status::Received,
-                    recipients: Vec::new(),
-                    reactions: Vec::new(),
-                    file: None,
-                };
-                self.incoming_file_message(batch, &mut message, file)?;
                 self.store.put_in(batch, Slot::Messages, &key, &message)?;
                 self.store
                     .put_in(batch, Slot::MessageIndex, &message.id.0, &key)?;
