@@ -1,12 +1,41 @@
-//! `hush chat`: type lines to send them; incoming messages print as they arrive.
+//! `hush chat`: type lines to send them; incoming messages print as they arrive. `/file PATH`
+//! sends a file: it is read and uploaded on tasks of their own while the chat goes on.
+
+use std::path::PathBuf;
 
 use anyhow::Context;
-use hush_client_core::client::PushOutcome;
-use hush_client_core::transport::Backoff;
-use hush_client_core::{Client, ClientError, SendOutcome, SyncReport};
+use hush_client_core::client::{PreparedFile, PushOutcome, UploadJob, UploadReport};
+use hush_client_core::transport::{Backoff, BlobChannel};
+use hush_client_core::{Client, ClientError, MessageId, SendOutcome, SyncReport};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::task::JoinSet;
 
-use crate::output::{print_event, print_message};
+use crate::output::{human_size, print_event, print_message};
+
+/// What a file task of the chat hands back.
+enum FileStep {
+    /// Checked with the relay and read: record it, then upload it.
+    Read(Result<PreparedFile, ClientError>),
+    /// An upload ended.
+    Uploaded(MessageId, Result<UploadReport, ClientError>),
+}
+
+/// Checks a file with the relay and reads it (hash, thumbnail) off the chat loop.
+async fn read_file(draft: hush_client_core::client::FileDraft, blobs: BlobChannel) -> FileStep {
+    if let Err(error) = draft.check(&blobs).await {
+        return FileStep::Read(Err(error));
+    }
+    let read = tokio::task::spawn_blocking(move || draft.read())
+        .await
+        .unwrap_or_else(|_| Err(ClientError::File("reading the file failed".into())));
+    FileStep::Read(read)
+}
+
+async fn upload(job: UploadJob, blobs: BlobChannel, rate: Option<u64>) -> FileStep {
+    let id = job.message_id();
+    let mut quiet = |_: &hush_client_core::TransferProgress| {};
+    FileStep::Uploaded(id, job.run(&blobs, &mut quiet, rate).await)
+}
 
 /// Runs the chat until end of input or Ctrl-C. Lines typed while the relay is unreachable are
 /// queued and go out when the connection is back.
@@ -15,9 +44,11 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
     let name = client.conversation_name(&conversation)?;
     if !json {
         eprintln!(
-            "hush: chatting with {name} — type a message and press Enter; Ctrl-D or Ctrl-C to leave"
+            "hush: chatting with {name} — type a message and press Enter; `/file PATH` sends a file; Ctrl-D or Ctrl-C to leave"
         );
     }
+    let mut files: JoinSet<FileStep> = JoinSet::new();
+    let mut closing = false;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut backoff = Backoff::default();
     loop {
@@ -39,13 +70,34 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
         client.announce_presence(&connection, true).await;
         let outcome: anyhow::Result<bool> = async {
             loop {
+                if closing && files.is_empty() {
+                    return Ok(true);
+                }
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => return Ok(true),
-                    line = lines.next_line() => {
+                    line = lines.next_line(), if !closing => {
                         let Some(line) = line.context("reading the terminal")? else {
-                            return Ok(true);
+                            // End of input: leave once the files on their way are sent.
+                            if !files.is_empty() && !json {
+                                eprintln!("hush: finishing {} file transfer(s)…", files.len());
+                            }
+                            closing = true;
+                            continue;
                         };
                         if line.trim().is_empty() {
+                            continue;
+                        }
+                        if let Some(path) = line.strip_prefix("/file ") {
+                            let path = PathBuf::from(path.trim());
+                            match client.draft_file(to, &path, None) {
+                                Ok(draft) => {
+                                    if !json {
+                                        eprintln!("hush: sending {} ({})…", draft.name(), human_size(draft.size()));
+                                    }
+                                    files.spawn(read_file(draft, connection.blobs()));
+                                }
+                                Err(error) => eprintln!("hush: {error}"),
+                            }
                             continue;
                         }
                         // Reading the conversation while replying: what arrived is read.
@@ -54,6 +106,30 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
                             SendOutcome::Stored(message) if json => print_message(client, &message, json),
                             SendOutcome::Stored(_) => {}
                             SendOutcome::Queued { reason, .. } => eprintln!("hush: queued: {reason}"),
+                        }
+                    }
+                    Some(step) = files.join_next(), if !files.is_empty() => {
+                        match step {
+                            Ok(FileStep::Read(Ok(file))) => {
+                                let (_, job) = client.record_upload(file)?;
+                                files.spawn(upload(job, connection.blobs(), client.rate_limit()));
+                            }
+                            Ok(FileStep::Read(Err(error))) => eprintln!("hush: {error}"),
+                            Ok(FileStep::Uploaded(id, Ok(report))) => {
+                                let message = client.queue_file_message(&id)?;
+                                client.flush_pending(&connection).await?;
+                                let message = client.message(&message.id)?.unwrap_or(message);
+                                if json {
+                                    print_message(client, &message, json);
+                                } else {
+                                    eprintln!("hush: sent {} ({})", report.name, human_size(report.size));
+                                }
+                            }
+                            Ok(FileStep::Uploaded(_, Err(error))) => {
+                                // Recorded: `hush sync` resumes it.
+                                eprintln!("hush: {error}; `hush sync` resumes the upload");
+                            }
+                            Err(_) => eprintln!("hush: a file transfer stopped; `hush sync` resumes it"),
                         }
                     }
                     push = connection.next_push() => {

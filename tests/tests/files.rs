@@ -407,3 +407,44 @@ fn size_and_quota_limits_are_refused_before_the_upload_starts() {
     let history = alice.ok(&["history", "bob", "--json"]).json_lines();
     assert_eq!(history.len(), 1);
 }
+
+#[test]
+fn a_file_sent_from_chat_goes_up_beside_the_conversation() {
+    let world = World::new();
+    let relay = world.start_relay(RELAY);
+    let alice = account(&world, &relay, "alice");
+    let bob = account(&world, &relay, "bob");
+    befriend(&alice, "alice", &bob, "bob");
+
+    let source = world.file("slides.pdf", 3 * 1024 * 1024 + 7, 8);
+    let input = format!(
+        "/file {}\nhere are the slides\n/file {}\n",
+        source.display(),
+        world.dir.path().join("missing.pdf").display()
+    );
+    let chat = alice.run_with_input(&["chat", "bob"], input.as_bytes());
+    assert_eq!(chat.code, 0, "{chat:?}");
+    assert!(chat.stderr.contains("sent slides.pdf"), "{chat:?}");
+    assert!(
+        chat.stderr.contains("missing.pdf"),
+        "a clear error: {chat:?}"
+    );
+
+    let synced = bob.ok(&["sync", "--json"]).json_lines();
+    let texts: Vec<&str> = synced
+        .iter()
+        .filter(|l| l["type"] == "message")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"here are the slides"), "{synced:?}");
+    let listed = files(&bob);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "slides.pdf");
+    let target = world.dir.path().join("slides-copy.pdf");
+    bob.ok(&[
+        "save",
+        listed[0]["id"].as_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_of(&target), sha256_of(&source));
+}
