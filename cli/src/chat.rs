@@ -15,7 +15,7 @@ use crate::output::{human_size, print_event, print_message};
 /// What a file task of the chat hands back.
 enum FileStep {
     /// Checked with the relay and read: record it, then upload it.
-    Read(Result<PreparedFile, ClientError>),
+    Read(Result<Box<PreparedFile>, ClientError>),
     /// An upload ended.
     Uploaded(MessageId, Result<UploadReport, ClientError>),
 }
@@ -25,7 +25,7 @@ async fn read_file(draft: hush_client_core::client::FileDraft, blobs: BlobChanne
     if let Err(error) = draft.check(&blobs).await {
         return FileStep::Read(Err(error));
     }
-    let read = tokio::task::spawn_blocking(move || draft.read())
+    let read = tokio::task::spawn_blocking(move || draft.read().map(Box::new))
         .await
         .unwrap_or_else(|_| Err(ClientError::File("reading the file failed".into())));
     FileStep::Read(read)
@@ -111,7 +111,7 @@ pub(crate) async fn run(client: &mut Client, to: &str, json: bool) -> anyhow::Re
                     Some(step) = files.join_next(), if !files.is_empty() => {
                         match step {
                             Ok(FileStep::Read(Ok(file))) => {
-                                let (_, job) = client.record_upload(file)?;
+                                let (_, job) = client.record_upload(*file)?;
                                 files.spawn(upload(job, connection.blobs(), client.rate_limit()));
                             }
                             Ok(FileStep::Read(Err(error))) => eprintln!("hush: {error}"),
