@@ -59,6 +59,16 @@ pub const PREKEY_LOW_WATER: u32 = 20;
 /// Longest display name.
 pub const MAX_NAME_LEN: usize = crate::invite::MAX_NAME_LEN;
 
+/// How many one-time prekeys the relay has left for this account (one request, from any task).
+pub(crate) async fn prekey_count(
+    channel: &crate::transport::BlobChannel,
+) -> Result<u32, ClientError> {
+    match channel.request(&ClientFrame::PrekeyCount).await? {
+        RelayFrame::PrekeyCount { one_time_remaining } => Ok(one_time_remaining),
+        other => Err(TransportError::Protocol(format!("unexpected {other:?}")).into()),
+    }
+}
+
 /// The client's randomness: the operating system's generator.
 pub(crate) type Rng = UnwrapErr<getrandom::SysRng>;
 
@@ -919,15 +929,27 @@ impl Client {
         &mut self,
         connection: &RelayConnection,
     ) -> Result<(), ClientError> {
-        let remaining = match connection.request(&ClientFrame::PrekeyCount).await? {
-            RelayFrame::PrekeyCount { one_time_remaining } => one_time_remaining,
-            other => return Err(TransportError::Protocol(format!("unexpected {other:?}")).into()),
-        };
+        let remaining = prekey_count(&connection.blobs()).await?;
+        if let Some(upload) = self.refill_prekeys(remaining)? {
+            connection
+                .request(&ClientFrame::PublishPrekeys(upload))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The local half of [`Client::maintain_prekeys`]: given how many one-time prekeys the relay
+    /// has left, rotates the signed prekey if due and makes a new batch if low, saves the new
+    /// secrets, and returns what to publish (`None`: nothing to do).
+    pub(crate) fn refill_prekeys(
+        &mut self,
+        remaining: u32,
+    ) -> Result<Option<PrekeyUpload>, ClientError> {
         let now = now_ms() / 1000;
         let account = self.account_mut()?;
         let rotate = account.prekeys.needs_rotation(now);
         if remaining >= PREKEY_LOW_WATER && !rotate {
-            return Ok(());
+            return Ok(None);
         }
         let mut rng = rng();
         if rotate {
@@ -955,10 +977,7 @@ impl Client {
         let mut batch = self.store.batch();
         self.stage_account(&mut batch)?;
         self.store.commit(batch)?;
-        connection
-            .request(&ClientFrame::PublishPrekeys(upload))
-            .await?;
-        Ok(())
+        Ok(Some(upload))
     }
 }
 

@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use hush_protocol::{Delivery, MailboxId};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tokio::task::{Id as TaskId, JoinError, JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, Id as TaskId, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::client::send::{FlushReport, PreparedOutbox, SentEnvelopes, send_prepared};
@@ -819,6 +819,10 @@ enum Finished {
         sent: SentEnvelopes,
         pending: Vec<Vec<u8>>,
     },
+    /// Ephemeral envelopes (typing, presence) or a prekey upload went out: nothing to record.
+    Relayed,
+    /// The relay said how many one-time prekeys are left: refill if low.
+    PrekeyCount(Result<u32, ClientError>),
 }
 
 /// Checks a file with the relay (if connected) and reads it (hash, thumbnail) on a blocking
@@ -890,7 +894,7 @@ struct Actor {
     /// The task of the running release job.
     releasing: Option<TaskId>,
     /// The task sending prepared outbox envelopes, if one runs.
-    sending: Option<TaskId>,
+    sending: Option<AbortHandle>,
     /// The outbox changed while a send ran: flush again when it ends.
     flush_again: bool,
     /// Counts connections, so an upload cut off with an old one is restarted on a new one.
@@ -954,7 +958,7 @@ impl Actor {
                     if self.releasing == Some(task) {
                         self.releasing = None;
                     }
-                    if self.sending == Some(task) {
+                    if self.sending.as_ref().map(AbortHandle::id) == Some(task) {
                         // The entries stay in the outbox; the next flush sends them.
                         self.sending = None;
                     }
@@ -1039,23 +1043,18 @@ impl Actor {
                 let _ = reply.send(result);
             }
             Command::Typing { to, active, reply } => {
-                let result = match (name(&self.client, &to), &self.connection) {
-                    (Ok(to), Some(connection)) => {
-                        self.client.send_typing(connection, &to, active).await
-                    }
-                    (Ok(to), None) => self.client.resolve_conversation(&to).map(|_| ()),
+                let result = match (name(&self.client, &to), self.connection.is_some()) {
+                    (Ok(to), true) => match self.client.typing_envelope(&to, active).await {
+                        Ok(envelope) => {
+                            self.relay_beside(envelope.into_iter().collect());
+                            Ok(())
+                        }
+                        Err(error) => Err(error),
+                    },
+                    (Ok(to), false) => self.client.resolve_conversation(&to).map(|_| ()),
                     (Err(error), _) => Err(error),
                 };
-                match result {
-                    // Best effort: the connection broke, so nobody sees it anyway.
-                    Err(ClientError::Transport(error)) if error.is_transient() => {
-                        let _ = reply.send(Ok(()));
-                        self.lost(ClientError::Transport(error)).await;
-                    }
-                    result => {
-                        let _ = reply.send(result);
-                    }
-                }
+                let _ = reply.send(result);
             }
             Command::UpdatePreferences { change, reply } => {
                 let changed = self.client.preferences().and_then(|mut preferences| {
@@ -1078,12 +1077,9 @@ impl Actor {
                     self.client.announce_presence(connection, false).await;
                 }
                 let result = self.client.set_preferences(&preferences);
-                if result.is_ok()
-                    && !was
-                    && preferences.presence
-                    && let Some(connection) = &self.connection
-                {
-                    self.client.announce_presence(connection, true).await;
+                if result.is_ok() && !was && preferences.presence && self.connection.is_some() {
+                    let envelopes = self.client.presence_envelopes(true).await;
+                    self.relay_beside(envelopes);
                 }
                 let _ = reply.send(result.map(|()| preferences));
             }
@@ -1221,6 +1217,25 @@ impl Actor {
     /// A transfer task ended: finish it in the store.
     async fn finished(&mut self, finished: Finished) {
         match finished {
+            Finished::Relayed => {}
+            Finished::PrekeyCount(Ok(remaining)) => match self.client.refill_prekeys(remaining) {
+                Ok(Some(upload)) => {
+                    if let Some(connection) = &self.connection {
+                        let blobs = connection.blobs();
+                        self.transfers.spawn(async move {
+                            let _ = blobs
+                                .request(&hush_protocol::ClientFrame::PublishPrekeys(upload))
+                                .await;
+                            Finished::Relayed
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => self.events.emit(ServiceEvent::SendFailed {
+                    reason: error.to_string(),
+                }),
+            },
+            Finished::PrekeyCount(Err(_)) => {}
             Finished::Sent {
                 generation,
                 prepared,
@@ -1371,16 +1386,16 @@ impl Actor {
         if let Err(error) = connection.subscribe().await {
             return self.lost(ClientError::Transport(error)).await;
         }
+        self.stop_sending();
         self.connection = Some(connection);
         self.generation += 1;
         self.backoff.reset();
         self.events
             .emit(ServiceEvent::Connection(ConnectionState::Connected));
         self.flush().await;
-        if let Some(connection) = &self.connection {
-            // Only if the preference is on; best effort.
-            self.client.announce_presence(connection, true).await;
-        }
+        // Only if the preference is on; best effort.
+        let envelopes = self.client.presence_envelopes(true).await;
+        self.relay_beside(envelopes);
         // Uploads cut off earlier (or recorded offline) go on, on their own tasks.
         if let Err(error) = self.resume_transfers() {
             self.events.emit(ServiceEvent::SendFailed {
@@ -1433,7 +1448,27 @@ impl Actor {
                 pending,
             }
         });
-        self.sending = Some(task.id());
+        self.sending = Some(task);
+    }
+
+    /// Sends ephemeral envelopes (typing, presence) from a task beside the service: best
+    /// effort, nobody waits for the relay's answer.
+    fn relay_beside(&mut self, envelopes: Vec<hush_protocol::Envelope>) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        if envelopes.is_empty() {
+            return;
+        }
+        let blobs = connection.blobs();
+        self.transfers.spawn(async move {
+            for envelope in envelopes {
+                let _ = blobs
+                    .request(&hush_protocol::ClientFrame::Send(envelope))
+                    .await;
+            }
+            Finished::Relayed
+        });
     }
 
     /// Reports what a flush did: status changes, and a lost connection or a refusal.
@@ -1472,9 +1507,13 @@ impl Actor {
                     });
                 }
                 self.flush().await;
+                // Best effort (retried after the next drain): ask how many one-time prekeys
+                // are left, beside the service; refill when the answer comes.
                 if let Some(connection) = &self.connection {
-                    // Best effort: retried after the next drain.
-                    let _ = self.client.maintain_prekeys(connection).await;
+                    let blobs = connection.blobs();
+                    self.transfers.spawn(async move {
+                        Finished::PrekeyCount(crate::client::prekey_count(&blobs).await)
+                    });
                 }
             }
             Push::Unsubscribed => {
@@ -1517,7 +1556,17 @@ impl Actor {
     }
 
     /// The connection failed: retry later if that can help, otherwise stop trying.
+    /// Stops a send still running on a connection that is gone: its entries stay in the
+    /// outbox and go out on the next connection (the relay stores a repeated envelope once).
+    fn stop_sending(&mut self) {
+        if let Some(sending) = self.sending.take() {
+            sending.abort();
+        }
+        self.flush_again = false;
+    }
+
     async fn lost(&mut self, error: ClientError) {
+        self.stop_sending();
         if let Some(connection) = self.connection.take() {
             // It is probably dead already; do not wait for a polite close.
             drop(connection);
@@ -1541,6 +1590,7 @@ impl Actor {
         let was = self.online || self.connection.is_some() || self.connecting.is_some();
         self.online = false;
         self.retry_at = None;
+        self.stop_sending();
         if let Some(connecting) = self.connecting.take() {
             connecting.abort();
         }

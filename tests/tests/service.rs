@@ -51,6 +51,12 @@ fn received_texts(events: &[ServiceEvent]) -> Vec<String> {
         .collect()
 }
 
+/// The relay stored it (a delivery receipt may be recorded before the relay's own answer, so
+/// the first status reported can already be `Delivered`).
+fn at_least_stored(status: Status) -> bool {
+    matches!(status, Status::Stored | Status::Delivered | Status::Read)
+}
+
 fn connected(event: &ServiceEvent) -> bool {
     matches!(event, ServiceEvent::Connection(ConnectionState::Connected))
 }
@@ -92,17 +98,17 @@ async fn services_send_while_receiving_and_survive_a_relay_restart() {
             .unwrap();
     }
     for (me, prefix) in [(&alice, "b"), (&bob, "a")] {
-        let mut stored = 0;
+        let mut stored = std::collections::HashSet::new();
         let mut texts = Vec::new();
         until(me, |event| {
             match event {
-                ServiceEvent::MessageStatus(message) if message.status == Status::Stored => {
-                    stored += 1
+                ServiceEvent::MessageStatus(message) if at_least_stored(message.status) => {
+                    stored.insert(message.id);
                 }
                 ServiceEvent::Received(Event::Message(message)) => texts.push(message.text.clone()),
                 _ => {}
             }
-            stored == N && texts.len() == N
+            stored.len() == N && texts.len() == N
         })
         .await;
         let expected: Vec<String> = (0..N).map(|n| format!("{prefix}{n}")).collect();
@@ -127,11 +133,12 @@ async fn services_send_while_receiving_and_survive_a_relay_restart() {
         .await
         .unwrap();
     assert_eq!(queued.status, Status::Queued);
-    assert_eq!(alice.outbox_len().await.unwrap(), 1);
+    // It waits in the outbox (maybe beside receipts that had not gone out yet).
+    assert!(alice.outbox_len().await.unwrap() >= 1);
     let _relay =
         RelayProcess::start(&target_binary("hush-relay"), &relay_dir, &listen, &[]).unwrap();
     until(&alice, |event| {
-        matches!(event, ServiceEvent::MessageStatus(m) if m.id == queued.id && m.status == Status::Stored)
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == queued.id && at_least_stored(m.status))
     })
     .await;
     let events = until(&bob, |event| {
@@ -183,7 +190,7 @@ async fn calls_are_served_while_the_relay_does_not_answer() {
     until(&bob, connected).await;
     let first = alice.send_text("bob".into(), "hello".into()).await.unwrap();
     until(&alice, |event| {
-        matches!(event, ServiceEvent::MessageStatus(m) if m.id == first.id && m.status == Status::Stored)
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == first.id && at_least_stored(m.status))
     })
     .await;
 
@@ -212,7 +219,7 @@ async fn calls_are_served_while_the_relay_does_not_answer() {
     assert_eq!(contacts.len(), 1);
 
     until(&alice, |event| {
-        matches!(event, ServiceEvent::MessageStatus(m) if m.id == frozen.id && m.status == Status::Stored)
+        matches!(event, ServiceEvent::MessageStatus(m) if m.id == frozen.id && at_least_stored(m.status))
     })
     .await;
     until(&bob, |event| {

@@ -45,12 +45,18 @@ async fn until(
     seen
 }
 
+/// The relay stored it (a delivery receipt may be recorded before the relay's own answer, so
+/// the first status reported can already be `Delivered`).
+fn at_least_stored(status: Status) -> bool {
+    matches!(status, Status::Stored | Status::Delivered | Status::Read)
+}
+
 fn connected(event: &ServiceEvent) -> bool {
     matches!(event, ServiceEvent::Connection(ConnectionState::Connected))
 }
 
 fn stored(id: MessageId) -> impl Fn(&ServiceEvent) -> bool {
-    move |event| matches!(event, ServiceEvent::MessageStatus(m) if m.id == id && m.status == Status::Stored)
+    move |event| matches!(event, ServiceEvent::MessageStatus(m) if m.id == id && at_least_stored(m.status))
 }
 
 /// A file of `len` pseudo-random bytes.

@@ -1019,12 +1019,26 @@ impl Client {
     /// Tells contacts (ephemerally) that this account is online or going offline, if presence
     /// is on. Best effort: contacts without a session are skipped.
     pub async fn announce_presence(&mut self, connection: &RelayConnection, online: bool) {
+        for envelope in self.presence_envelopes(online).await {
+            let _ = connection
+                .request(&hush_protocol::ClientFrame::Send(envelope))
+                .await;
+        }
+    }
+
+    /// The presence envelopes [`Client::announce_presence`] sends (none when presence is off):
+    /// encrypted, with the advanced sessions saved, ready for any sender.
+    pub(crate) async fn presence_envelopes(
+        &mut self,
+        online: bool,
+    ) -> Vec<hush_protocol::Envelope> {
         if !self.preferences().map(|p| p.presence).unwrap_or(false) {
-            return;
+            return Vec::new();
         }
         let Ok(contacts) = self.contacts() else {
-            return;
+            return Vec::new();
         };
+        let mut envelopes = Vec::new();
         for contact in contacts {
             if !self
                 .store
@@ -1033,14 +1047,17 @@ impl Client {
             {
                 continue;
             }
-            let _ = self
-                .send_ephemeral(
-                    connection,
+            if let Ok(Some(envelope)) = self
+                .ephemeral_envelope(
                     ConversationId::Direct(contact.mailbox),
                     Body::Presence { online },
                 )
-                .await;
+                .await
+            {
+                envelopes.push(envelope);
+            }
         }
+        envelopes
     }
 
     /// Sends a typing indicator to a conversation (ephemeral: only connected members see it).
@@ -1055,18 +1072,44 @@ impl Client {
             .await
     }
 
+    /// The envelope [`Client::send_typing`] sends, ready for any sender (no network).
+    pub(crate) async fn typing_envelope(
+        &mut self,
+        who: &str,
+        active: bool,
+    ) -> Result<Option<hush_protocol::Envelope>, ClientError> {
+        let conversation = self.resolve_conversation(who)?;
+        self.ephemeral_envelope(conversation, Body::Typing { active })
+            .await
+    }
+
     async fn send_ephemeral(
         &mut self,
         connection: &RelayConnection,
         conversation: ConversationId,
         body: Body,
     ) -> Result<(), ClientError> {
+        if let Some(envelope) = self.ephemeral_envelope(conversation, body).await? {
+            connection
+                .request(&hush_protocol::ClientFrame::Send(envelope))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// An ephemeral envelope (typing, presence) for a conversation, encrypted with the advanced
+    /// key saved — no network. `None` when there is nobody to send it to (or no session yet).
+    pub(crate) async fn ephemeral_envelope(
+        &mut self,
+        conversation: ConversationId,
+        body: Body,
+    ) -> Result<Option<hush_protocol::Envelope>, ClientError> {
         let (_, content) = self.content(body)?;
         let mut batch = self.store.batch();
         let (payload, recipients) = match conversation {
             ConversationId::Direct(to) => {
                 if !self.store.contains(Slot::Sessions, to.as_bytes())? {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let (payload, sessions) = self.encrypt_pairwise(None, to, &content).await?;
                 self.store
@@ -1078,21 +1121,17 @@ impl Client {
         // The advanced key is saved before anything leaves.
         self.store.commit(batch)?;
         if recipients.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(|_| ClientError::InvalidInput("no randomness".into()))?;
-        let envelope = hush_protocol::Envelope {
+        Ok(Some(hush_protocol::Envelope {
             id: hush_protocol::EnvelopeId::from_bytes(id),
             recipients,
             ttl_secs: 0,
             ephemeral: true,
             payload,
-        };
-        connection
-            .request(&hush_protocol::ClientFrame::Send(envelope))
-            .await?;
-        Ok(())
+        }))
     }
 }
 
