@@ -765,6 +765,8 @@ impl Client {
                     .remove_in(&mut batch, Slot::MessageIndex, &message.id.0);
                 // A disappearing file message takes its key with it.
                 self.store.remove_in(&mut batch, Slot::Files, &message.id.0);
+                self.store
+                    .remove_in(&mut batch, Slot::Uploads, &message.id.0);
                 count += 1;
             }
         }
@@ -821,6 +823,7 @@ impl Client {
         self.store.remove_in(&mut batch, Slot::Messages, &key);
         self.store.remove_in(&mut batch, Slot::MessageIndex, &id.0);
         self.store.remove_in(&mut batch, Slot::Files, &id.0);
+        self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
         self.store.commit(batch)?;
         if for_everyone {
             self.flush_now().await?;

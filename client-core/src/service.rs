@@ -1242,10 +1242,14 @@ impl Actor {
                 sent,
                 pending,
             } => {
-                self.sending = None;
+                // A send aborted after it had finished still reports; it is the current one
+                // only if it went out on the current connection.
+                if generation == self.generation {
+                    self.sending = None;
+                }
                 let report = self.client.record_sent(prepared, sent);
                 self.sent(pending, report, generation).await;
-                if std::mem::take(&mut self.flush_again) {
+                if self.sending.is_none() && std::mem::take(&mut self.flush_again) {
                     self.flush().await;
                 }
             }

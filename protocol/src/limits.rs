@@ -54,7 +54,9 @@ pub const MAX_BLOB_LEN: u64 = 16 * 1024 * 1024 * 1024;
 pub const fn blob_len_for_plaintext(plaintext_len: u64) -> u64 {
     let chunks = plaintext_len.div_ceil(BLOB_CHUNK_PLAINTEXT_LEN as u64);
     let chunks = if chunks == 0 { 1 } else { chunks };
-    plaintext_len + chunks * BLOB_CHUNK_OVERHEAD as u64
+    // Saturating: a length a peer made up near `u64::MAX` gives a size no relay accepts, never
+    // an overflow.
+    plaintext_len.saturating_add(chunks.saturating_mul(BLOB_CHUNK_OVERHEAD as u64))
 }
 
 /// How many chunks a blob of `size` ciphertext bytes has (`0` for an empty blob, which is not
@@ -97,5 +99,6 @@ mod tests {
         assert_eq!(blob_len_for_plaintext(plain), full);
         assert_eq!(blob_len_for_plaintext(plain + 1), full + 41);
         assert_eq!(blob_chunk_count(blob_len_for_plaintext(3 * plain)), 3);
+        assert_eq!(blob_len_for_plaintext(u64::MAX), u64::MAX);
     }
 }

@@ -182,13 +182,12 @@ impl BlobRecord {
         u32::try_from(blob_chunk_count(self.size)).unwrap_or(u32::MAX)
     }
 
-    /// The mailboxes whose blob quota this blob counts against now: the uploader, until the
-    /// blob is deleted, and every recipient that has not released it (each once).
+    /// The mailboxes whose blob quota this blob counts against: its uploader, until the blob
+    /// is deleted. Recipients are not charged: otherwise one mailbox could fill thousands of
+    /// others' quotas with blobs it never even uploads (`CreateBlob` names up to 4096
+    /// recipients and charges at once), and they could not free them.
     pub fn charged(&self) -> Vec<MailboxId> {
-        let mut charged = Vec::with_capacity(self.remaining.len() + 1);
-        charged.push(self.uploader);
-        charged.extend(self.remaining.iter().filter(|m| **m != self.uploader));
-        charged
+        vec![self.uploader]
     }
 
     /// Whether `mailbox` may download it now.
@@ -410,14 +409,14 @@ mod tests {
     }
 
     #[test]
-    fn uploader_is_charged_until_deletion_recipients_until_release() {
+    fn only_the_uploader_is_charged_until_deletion() {
         let record = new(5, &[m(2), m(1), m(3)], 0).unwrap().record;
-        assert_eq!(record.charged(), vec![m(1), m(2), m(3)], "each once");
+        assert_eq!(record.charged(), vec![m(1)], "recipients are not charged");
         assert_eq!(record.clone().release(&m(9)), Release::NotHeld);
         let Release::Kept { record, uncharge } = record.release(&m(2)) else {
             panic!("kept")
         };
-        assert_eq!(uncharge, vec![m(2)]);
+        assert!(uncharge.is_empty());
         // The uploader as a recipient: releasing does not uncharge it while others remain.
         let Release::Kept { record, uncharge } = record.release(&m(1)) else {
             panic!("kept")
@@ -427,7 +426,7 @@ mod tests {
         assert_eq!(
             record.release(&m(3)),
             Release::Deleted {
-                uncharge: vec![m(1), m(3)]
+                uncharge: vec![m(1)]
             }
         );
     }

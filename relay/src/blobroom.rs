@@ -254,18 +254,17 @@ mod tests {
             room.create(NOW, m[0], id(2), 5 * FULL, vec![m[1]], 0),
             Err(RelayError::TooLarge(_))
         ));
-        let quota = room
-            .create(NOW, m[2], id(3), 4 * FULL, vec![m[1]], 0)
-            .unwrap_err();
-        assert!(matches!(
-            quota,
-            RelayError::BlobQuotaExceeded(QuotaHolder::Recipient)
-        ));
-        assert_eq!(quota.code(), hush_protocol::ErrorCode::QuotaExceeded);
-        assert!(quota.to_string().contains("recipient"), "{quota}");
+        // Recipients are not charged: another sender's blob to the same recipient fits.
+        room.create(NOW, m[2], id(3), 4 * FULL, vec![m[1]], 0)
+            .unwrap();
         let own = room
             .create(NOW, m[0], id(4), 4 * FULL, vec![m[2]], 0)
             .unwrap_err();
+        assert!(matches!(
+            own,
+            RelayError::BlobQuotaExceeded(QuotaHolder::Sender)
+        ));
+        assert_eq!(own.code(), hush_protocol::ErrorCode::QuotaExceeded);
         assert!(own.to_string().contains("your blob quota"), "{own}");
         assert!(!own.to_string().contains(&m[0].to_string()), "no ids");
     }

@@ -163,21 +163,49 @@ async fn off_thread<T: Send + 'static>(
         .map_err(|error| ClientError::File(format!("file work was interrupted: {error}")))?
 }
 
-/// A file name from a peer made safe to use as one path component.
+/// A file name from a peer made safe to use as one path component, on every platform: no
+/// directories, no leading dots, no control or invisible formatting characters (a
+/// right-to-left override could disguise `gpj.exe` as `exe.jpg`), none of `:<>"|?*` (Windows
+/// drive and stream syntax), and no reserved Windows device names.
 pub fn safe_file_name(name: &str) -> String {
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{061c}' | '\u{feff}');
     let cleaned: String = name
         .rsplit(['/', '\\'])
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .map(|c| {
+            if matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' '])
+        .to_owned();
     let mut cleaned = if cleaned.is_empty() {
         "file".to_owned()
     } else {
         cleaned
     };
+    let stem = cleaned
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes().get(3).is_some_and(u8::is_ascii_digit));
+    if reserved {
+        cleaned.insert(0, '_');
+    }
     while cleaned.len() > 200 {
         cleaned.pop();
     }
@@ -374,7 +402,23 @@ impl UploadJob {
             sent_bytes: 0,
             size: attachment.size,
         };
+        if status.complete {
+            return Ok(report);
+        }
         if first >= chunks {
+            // Every chunk is on the relay but the blob is not marked complete (the relay
+            // stopped between the last chunk and its record): an upload stream with no chunks
+            // makes it complete.
+            let status = blobs
+                .upload_blob(attachment.blob, status.chunks_stored)
+                .await?
+                .finish()
+                .await?;
+            if !status.complete {
+                return Err(
+                    TransportError::Closed("the relay did not complete the upload".into()).into(),
+                );
+            }
             return Ok(report);
         }
         if self.verify_source {
@@ -494,10 +538,10 @@ impl SaveJob {
         progress: Progress<'_>,
         rate: Option<u64>,
     ) -> Result<SaveDone, ClientError> {
-        let (part, resumed_from) = (self.part.clone(), self.resumed_from);
+        let (part, resumed_from, fresh) = (self.part.clone(), self.resumed_from, self.first == 0);
         // Resume from the whole chunks a previous run wrote (hashing them again).
         let (mut out, mut hasher) = off_thread(move || {
-            let mut out = open_part(&part)?;
+            let mut out = open_part(&part, fresh)?;
             out.set_len(resumed_from)
                 .map_err(|e| file_error(&part, e))?;
             out.seek(SeekFrom::Start(resumed_from))
@@ -535,14 +579,41 @@ impl SaveJob {
                 "the file's SHA-256 does not match what the sender said: refused".into(),
             ));
         }
-        if self.target.exists() {
-            return Err(ClientError::File(format!(
+        let appeared = || {
+            ClientError::File(format!(
                 "{} appeared meanwhile; the download stays in {}",
                 self.target.display(),
                 self.part.display()
-            )));
+            ))
+        };
+        // Never replace a file that appeared at the destination meanwhile: a hard link fails if
+        // the name exists (a file system without hard links falls back to a checked rename).
+        match std::fs::hard_link(&self.part, &self.target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.part);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(appeared());
+            }
+            Err(_) => {
+                if self.target.exists() {
+                    return Err(appeared());
+                }
+                std::fs::rename(&self.part, &self.target)
+                    .map_err(|e| file_error(&self.target, e))?;
+            }
         }
-        std::fs::rename(&self.part, &self.target).map_err(|e| file_error(&self.target, e))?;
+        // The new name must survive a crash before the relay may delete its copy.
+        if let Some(parent) = self.target.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if let Ok(dir) = File::open(parent) {
+                let _ = dir.sync_all();
+            }
+        }
         let path = std::fs::canonicalize(&self.target).unwrap_or_else(|_| self.target.clone());
         let released = release(blobs, self.attachment.blob).await;
         Ok(SaveDone {
@@ -894,6 +965,7 @@ impl Client {
             Err(error) => return (reports, Some(error)),
         };
         let blobs = connection.blobs();
+        let mut skipped = None;
         for id in ids {
             let result = match self.upload_job(&id) {
                 Ok(job) => self.run_upload(job, &blobs).await,
@@ -902,17 +974,22 @@ impl Client {
             let result = result.and_then(|report| self.queue_file_message(&id).map(|_| report));
             match result {
                 Ok(report) => reports.push(report),
-                Err(ClientError::File(reason)) => {
-                    // The source is gone or changed: this file cannot be sent as recorded.
+                Err(error @ ClientError::File(_)) => {
+                    // The source is gone or changed, or the message was deleted: this file
+                    // cannot be sent as recorded; the others still can.
                     if let Err(error) = self.fail_upload(&id) {
                         return (reports, Some(error));
                     }
-                    return (reports, Some(ClientError::File(reason)));
+                    skipped.get_or_insert(error);
+                }
+                // Refused by the relay (size, quota): the others may still fit.
+                Err(error @ ClientError::InvalidInput(_)) => {
+                    skipped.get_or_insert(error);
                 }
                 Err(error) => return (reports, Some(error)),
             }
         }
-        (reports, None)
+        (reports, skipped)
     }
 
     /// Gives up on an upload whose source file is gone or changed: its message becomes
@@ -947,10 +1024,18 @@ impl Client {
             .store
             .get::<UploadRecord>(Slot::Uploads, &id.0)?
             .ok_or_else(|| ClientError::InvalidInput("no such upload".into()))?;
-        let mut message = self
+        let Some(mut message) = self
             .store
             .get::<Message>(Slot::Messages, &record.message_key)?
-            .ok_or_else(|| ClientError::InvalidInput("the message of an upload is gone".into()))?;
+        else {
+            // Deleted (or disappeared) while it was uploading: nothing to send any more.
+            let mut batch = self.store.batch();
+            self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
+            self.store.commit(batch)?;
+            return Err(ClientError::File(
+                "the message of this upload was deleted; it is not sent".into(),
+            ));
+        };
         let (recipients, channel) = self.conversation_recipients(&record.conversation)?;
         let (_, bytes) = self.content_with_id(
             *id,
@@ -1074,7 +1159,14 @@ impl Client {
                 target.display()
             )));
         }
-        let part = PathBuf::from(format!("{}{PART_SUFFIX}", target.display()));
+        // One part file per message: two files of the same name saved to one place at once
+        // never share one.
+        let tag = message.id.to_string();
+        let part = PathBuf::from(format!(
+            "{}.{}{PART_SUFFIX}",
+            target.display(),
+            tag.get(..8).unwrap_or(&tag)
+        ));
         let part_key = (
             part.to_string_lossy().into_owned(),
             target.to_string_lossy().into_owned(),
@@ -1084,7 +1176,8 @@ impl Client {
         let chunk = BLOB_CHUNK_PLAINTEXT_LEN as u64;
         let mut first = 0u64;
         if record.partial.as_ref() == Some(&part_key)
-            && let Ok(meta) = std::fs::metadata(&part)
+            && let Ok(meta) = std::fs::symlink_metadata(&part)
+            && meta.file_type().is_file()
         {
             first = (meta.len() / chunk).min(layout.chunks());
             if layout.plaintext_offset(first) > attachment.size {
@@ -1257,15 +1350,36 @@ fn file_info(attachment: &FileAttachment, state: FileState) -> FileInfo {
         mime: attachment.mime.clone(),
         sha256: hex::encode(attachment.sha256),
         state,
-        thumbnail: attachment.thumbnail.clone(),
+        // A peer's thumbnail is shown only if it looks like what senders make: a small JPEG.
+        thumbnail: attachment.thumbnail.clone().filter(|t| {
+            t.len() <= preview::MAX_THUMBNAIL_LEN && t.starts_with(&[0xff, 0xd8, 0xff])
+        }),
         saved_to: None,
     }
 }
 
-/// Opens (creating, readable by the owner only) a part file.
-fn open_part(part: &Path) -> Result<File, ClientError> {
+/// Opens a part file: `fresh`, a new one (readable by the owner only; a stale regular file
+/// of that name is replaced); otherwise the existing one to resume. Never through a symbolic
+/// link: a link planted at that name in a shared directory must not redirect the download.
+fn open_part(part: &Path, fresh: bool) -> Result<File, ClientError> {
+    let existing = std::fs::symlink_metadata(part).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|meta| !meta.file_type().is_file())
+    {
+        return Err(ClientError::File(format!(
+            "{} exists and is not a regular file; refusing to write there",
+            part.display()
+        )));
+    }
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
+    options.read(true).write(true);
+    if fresh {
+        if existing.is_some() {
+            std::fs::remove_file(part).map_err(|e| file_error(part, e))?;
+        }
+        options.create_new(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -1288,5 +1402,36 @@ mod tests {
         assert_eq!(safe_file_name(""), "file");
         assert_eq!(safe_file_name(".."), "file");
         assert!(safe_file_name(&"x".repeat(500)).len() <= 200);
+        assert_eq!(safe_file_name("photo\u{202e}gpj.exe"), "photogpj.exe");
+        assert_eq!(safe_file_name("C:evil"), "C_evil");
+        assert_eq!(safe_file_name("a:b|c?.txt"), "a_b_c_.txt");
+        assert_eq!(safe_file_name("CON.txt"), "_CON.txt");
+        assert_eq!(safe_file_name("com1"), "_com1");
+        assert_eq!(safe_file_name("console.log"), "console.log");
+        assert_eq!(safe_file_name("name. "), "name");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn part_files_are_never_opened_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let part = dir.path().join("photo.jpg.0123abcd.hush-part");
+        std::os::unix::fs::symlink(&victim, &part).unwrap();
+        assert!(matches!(open_part(&part, true), Err(ClientError::File(_))));
+        assert!(matches!(open_part(&part, false), Err(ClientError::File(_))));
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+        // A stale regular file of that name is replaced by a fresh, private one.
+        std::fs::remove_file(&part).unwrap();
+        std::fs::write(&part, b"stale").unwrap();
+        let fresh = open_part(&part, true).unwrap();
+        assert_eq!(fresh.metadata().unwrap().len(), 0);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fresh.metadata().unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
