@@ -25,9 +25,14 @@ async fn read_file(draft: hush_client_core::client::FileDraft, blobs: BlobChanne
     if let Err(error) = draft.check(&blobs).await {
         return FileStep::Read(Err(error));
     }
+    let blob = draft.blob();
     let read = tokio::task::spawn_blocking(move || draft.read().map(Box::new))
         .await
         .unwrap_or_else(|_| Err(ClientError::File("reading the file failed".into())));
+    if read.is_err() {
+        // Announced but never to be sent: give the relay its quota back.
+        let _ = blobs.abandon_blob(blob).await;
+    }
     FileStep::Read(read)
 }
 

@@ -161,7 +161,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::files::print_uploads(&report.uploads, json);
             if let Some(error) = &report.upload_error {
                 eprintln!(
-                    "hush: {} file(s) still waiting to upload: {error}",
+                    "hush: a file upload did not finish: {error} ({} file(s) still waiting)",
                     report.pending_uploads
                 );
             }

@@ -839,9 +839,18 @@ async fn prepare_file(
             Err(error) => return Err(error),
         }
     }
-    tokio::task::spawn_blocking(move || draft.read())
+    let blob = draft.blob();
+    let read = tokio::task::spawn_blocking(move || draft.read())
         .await
-        .map_err(|error| ClientError::File(format!("reading the file was interrupted: {error}")))?
+        .map_err(|error| ClientError::File(format!("reading the file was interrupted: {error}")))
+        .and_then(|read| read);
+    if read.is_err()
+        && let Some(blobs) = &blobs
+    {
+        // Announced but never to be sent: give the relay its quota back.
+        let _ = blobs.abandon_blob(blob).await;
+    }
+    read
 }
 
 /// Where a download runs: the service's connection, or (offline) a connection of its own.
@@ -1319,8 +1328,18 @@ impl Actor {
             }
             // The source changed or vanished: this file cannot be sent as recorded.
             ClientError::File(_) => {
+                let blob = self.client.upload_blob_id(&id).ok().flatten();
                 if let Ok(Some(message)) = self.client.fail_upload(&id) {
                     self.events.emit(ServiceEvent::MessageStatus(message));
+                }
+                // Its blob will never be sent: give the relay its quota back (best effort;
+                // otherwise it goes at its TTL).
+                if let (Some(blob), Some(connection)) = (blob, &self.connection) {
+                    let blobs = connection.blobs();
+                    self.transfers.spawn(async move {
+                        let _ = blobs.abandon_blob(blob).await;
+                        Finished::Relayed
+                    });
                 }
             }
             _ => {}

@@ -117,6 +117,12 @@ pub enum ClientFrame {
         /// The blob.
         id: BlobId,
     },
+    /// Request, uploader only: the file will not be sent after all; delete the blob (complete
+    /// or not) and give back its quota. Answered by `BlobReleased`.
+    AbandonBlob {
+        /// The blob.
+        id: BlobId,
+    },
 }
 
 /// Relay → client.
@@ -187,7 +193,7 @@ pub enum RelayFrame {
         /// Exactly [`crate::limits::BLOB_CHUNK_LEN`] bytes, except for the blob's last chunk.
         data: Vec<u8>,
     },
-    /// Response to `BlobFetched`.
+    /// Response to `BlobFetched` and `AbandonBlob`.
     BlobReleased {
         /// The blob.
         id: BlobId,

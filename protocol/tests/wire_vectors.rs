@@ -80,6 +80,7 @@ const CLIENT_VECTORS: &[(&str, &str)] = &[
         "000000120eb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b100",
     ),
     ("blob_fetched", "000000110fb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"),
+    ("abandon_blob", "0000001110b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1"),
 ];
 
 const RELAY_VECTORS: &[(&str, &str)] = &[

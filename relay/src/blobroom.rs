@@ -22,6 +22,8 @@ pub enum Deletion {
     Fetched,
     /// Its TTL ran out.
     Expired,
+    /// Its uploader gave it up (`AbandonBlob`).
+    Abandoned,
 }
 
 impl Deletion {
@@ -30,6 +32,7 @@ impl Deletion {
         match self {
             Self::Fetched => "fetched",
             Self::Expired => "expired",
+            Self::Abandoned => "abandoned",
         }
     }
 }
@@ -150,6 +153,21 @@ impl Blobroom {
                 Ok(RelayFrame::BlobReleased { id: *id })
             }
         }
+    }
+
+    /// `AbandonBlob` (blocking): the uploader deletes its blob, complete or not; any upload
+    /// stream writing it stops. The caller makes the change durable before answering.
+    pub fn abandon(&self, uploader: &MailboxId, id: &BlobId) -> Result<RelayFrame, RelayError> {
+        match self.store.blob(id)? {
+            Some(record) if record.uploader == *uploader => {}
+            _ => return Err(RelayError::UnknownBlob),
+        }
+        // Metadata first (and with it the quota); start-up reconciliation deletes a file left
+        // behind by a crash in between.
+        if self.store.remove_blob(id)? {
+            self.delete_file(id, Deletion::Abandoned);
+        }
+        Ok(RelayFrame::BlobReleased { id: *id })
     }
 
     /// Deletes up to `batch` blobs whose TTL ended at or before `now` (blocking), files and

@@ -726,6 +726,14 @@ async fn answer(
             durable().await?;
             Ok(released)
         }
+        ClientFrame::AbandonBlob { id } => {
+            let blobroom = shared.blobroom.clone();
+            let abandoned = tokio::task::spawn_blocking(move || blobroom.abandon(&mailbox, &id))
+                .await
+                .map_err(|_| RelayError::Unavailable("storage failure".into()))??;
+            durable().await?;
+            Ok(abandoned)
+        }
         ClientFrame::BlobChunk { .. } => Err(RelayError::Malformed(
             "a BlobChunk must follow UploadBlob on its stream".into(),
         )),

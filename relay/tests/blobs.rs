@@ -583,6 +583,50 @@ async fn a_restart_reconciles_files_with_metadata() {
     relay.stop().await;
 }
 
+#[tokio::test]
+async fn the_uploader_abandons_a_blob_and_gets_its_quota_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.limits.max_blob_bytes = 4 * FULL;
+    config.limits.mailbox_max_blob_bytes = 4 * FULL;
+    let relay = start_in(dir.path(), config);
+    let alice = TestClient::create(&relay.address).await.unwrap();
+    let bob = TestClient::create(&relay.address).await.unwrap();
+    let (id, size) = (blob_id(), 3 * FULL);
+    create(&alice, id, size, &[bob.mailbox], 0).await;
+    upload(&alice, id, 0, &chunks_of(size, 2)[..1]).await;
+    assert_eq!(relay.blob_files().len(), 1);
+    // The quota is taken: another 3 chunks do not fit.
+    assert_eq!(
+        code(&create(&alice, blob_id(), size, &[bob.mailbox], 0).await),
+        Some(ErrorCode::QuotaExceeded)
+    );
+    let abandon = ClientFrame::AbandonBlob { id };
+    assert_eq!(
+        code(&bob.raw.request(&abandon).await.unwrap()),
+        Some(ErrorCode::UnknownBlob),
+        "only the uploader"
+    );
+    assert_eq!(
+        alice.raw.request(&abandon).await.unwrap(),
+        RelayFrame::BlobReleased { id }
+    );
+    assert!(relay.blob_files().is_empty(), "the file is gone");
+    assert_eq!(
+        code(&alice.raw.request(&abandon).await.unwrap()),
+        Some(ErrorCode::UnknownBlob),
+        "twice"
+    );
+    let (head, _) = download(&bob, id, 0).await;
+    assert_eq!(code(&head), Some(ErrorCode::UnknownBlob));
+    // The quota is back.
+    assert_eq!(
+        code(&create(&alice, blob_id(), size, &[bob.mailbox], 0).await),
+        None
+    );
+    relay.stop().await;
+}
+
 /// The relay stopped after the last chunk was durable but before the blob was recorded
 /// complete: the uploader's resume finds every chunk stored, and an upload stream with no
 /// chunks completes it (what client-core's resume does).

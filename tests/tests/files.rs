@@ -458,3 +458,49 @@ fn a_file_sent_from_chat_goes_up_beside_the_conversation() {
     ]);
     assert_eq!(sha256_of(&target), sha256_of(&source));
 }
+
+#[test]
+fn a_file_changed_before_its_upload_resumed_is_given_up_and_its_blob_freed() {
+    let world = World::new();
+    let relay = world.start_relay(RELAY);
+    let alice = account(&world, &relay, "alice");
+    let bob = account(&world, &relay, "bob");
+    befriend(&alice, "alice", &bob, "bob");
+
+    const LEN: usize = 4 * 1024 * 1024;
+    let source = world.file("draft.docx", LEN, 9);
+    let mut upload = spawn(
+        &alice,
+        &[
+            "send-file",
+            "bob",
+            source.to_str().unwrap(),
+            "--limit-rate",
+            "1M",
+        ],
+    );
+    let received = "hush_relay_blob_bytes_received_total";
+    wait_for("part of the upload", || world.metric(received) > 0.0);
+    upload.kill().unwrap();
+    upload.wait().unwrap();
+    assert_eq!(world.blobs_on_disk().len(), 1);
+
+    // The user edits the file before the upload resumes: its chunks on the relay no longer
+    // match, so it is not sent — and its blob does not hold the quota until the TTL.
+    world.file("draft.docx", LEN, 10);
+    let sync = alice.run(&["sync"]);
+    assert_eq!(sync.code, 0, "{sync:?}");
+    assert!(sync.stderr.contains("changed"), "{sync:?}");
+    wait_for("the blob to leave the relay's disk", || {
+        world.blobs_on_disk().is_empty()
+    });
+    assert_eq!(
+        world.metric("hush_relay_blobs_deleted_total{reason=\"abandoned\"}"),
+        1.0
+    );
+    let history = alice.ok(&["history", "bob", "--json"]).json_lines();
+    assert_eq!(history[0]["status"], "failed");
+    // Nothing reaches Bob.
+    bob.ok(&["sync"]);
+    assert!(files(&bob).is_empty());
+}

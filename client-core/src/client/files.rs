@@ -288,6 +288,11 @@ impl FileDraft {
         self.size
     }
 
+    /// The blob it will be (to abandon it on the relay if reading fails after the check).
+    pub fn blob(&self) -> BlobId {
+        self.blob
+    }
+
     /// Asks the relay whether it takes the file (`CreateBlob`): a file over its size limit or
     /// a blob quota is refused here, before anything is read.
     pub async fn check(&self, blobs: &BlobChannel) -> Result<(), ClientError> {
@@ -793,7 +798,19 @@ impl Client {
             return Err(error);
         }
 
-        let (message, job) = self.record_upload(draft.read()?)?;
+        let blob = draft.blob();
+        let file = match draft.read() {
+            Ok(file) => file,
+            Err(error) => {
+                if let Some(connection) = connection {
+                    // Announced but never to be sent: give the relay its quota back.
+                    let _ = connection.blobs().abandon_blob(blob).await;
+                    connection.close().await;
+                }
+                return Err(error);
+            }
+        };
+        let (message, job) = self.record_upload(file)?;
         let Some(connection) = connection else {
             return Ok(FileSendOutcome::Queued {
                 message,
@@ -976,9 +993,13 @@ impl Client {
                 Ok(report) => reports.push(report),
                 Err(error @ ClientError::File(_)) => {
                     // The source is gone or changed, or the message was deleted: this file
-                    // cannot be sent as recorded; the others still can.
+                    // cannot be sent as recorded (its blob goes too); the others still can.
+                    let blob = self.upload_blob_id(&id).ok().flatten();
                     if let Err(error) = self.fail_upload(&id) {
                         return (reports, Some(error));
+                    }
+                    if let Some(blob) = blob {
+                        let _ = blobs.abandon_blob(blob).await;
                     }
                     skipped.get_or_insert(error);
                 }
@@ -990,6 +1011,14 @@ impl Client {
             }
         }
         (reports, skipped)
+    }
+
+    /// The blob of a recorded upload (to abandon it on the relay after [`Client::fail_upload`]).
+    pub fn upload_blob_id(&self, id: &MessageId) -> Result<Option<BlobId>, ClientError> {
+        Ok(self
+            .store
+            .get::<UploadRecord>(Slot::Uploads, &id.0)?
+            .map(|record| record.attachment.blob))
     }
 
     /// Gives up on an upload whose source file is gone or changed: its message becomes
@@ -1028,10 +1057,8 @@ impl Client {
             .store
             .get::<Message>(Slot::Messages, &record.message_key)?
         else {
-            // Deleted (or disappeared) while it was uploading: nothing to send any more.
-            let mut batch = self.store.batch();
-            self.store.remove_in(&mut batch, Slot::Uploads, &id.0);
-            self.store.commit(batch)?;
+            // Deleted (or disappeared) while it was uploading: nothing to send any more (the
+            // caller gives the upload up: `fail_upload`, then `AbandonBlob`).
             return Err(ClientError::File(
                 "the message of this upload was deleted; it is not sent".into(),
             ));

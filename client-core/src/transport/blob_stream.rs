@@ -188,6 +188,17 @@ impl BlobChannel {
         .await
     }
 
+    /// Gives up a blob this mailbox uploaded (complete or not): the relay deletes it and gives
+    /// back its quota.
+    pub async fn abandon_blob(&self, id: BlobId) -> Result<(), TransportError> {
+        match self.request(&ClientFrame::AbandonBlob { id }).await? {
+            RelayFrame::BlobReleased { id: got } if got == id => Ok(()),
+            other => Err(TransportError::Protocol(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
     /// Tells the relay this mailbox has the whole blob.
     pub async fn release_blob(&self, id: BlobId) -> Result<(), TransportError> {
         match self.request(&ClientFrame::BlobFetched { id }).await? {

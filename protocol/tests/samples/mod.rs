@@ -128,6 +128,7 @@ pub(crate) fn client_frames() -> Vec<(&'static str, ClientFrame)> {
             },
         ),
         ("blob_fetched", ClientFrame::BlobFetched { id: blob_id() }),
+        ("abandon_blob", ClientFrame::AbandonBlob { id: blob_id() }),
     ]
 }
 
