@@ -150,6 +150,15 @@ pub struct SweepOutcome {
     pub forgotten: u64,
 }
 
+/// The first queue sequence number after the cursor `after` of
+/// [`EnvelopeStore::queue_entries`] (`None` when nothing can follow it).
+fn first_seq_after(after: Option<u64>) -> Option<u64> {
+    match after {
+        None => Some(0),
+        Some(seq) => seq.checked_add(1),
+    }
+}
+
 /// Envelopes and per-mailbox queues.
 pub trait EnvelopeStore: Send + Sync + 'static {
     /// Stores an envelope once for all its recipients, checking that every recipient exists and

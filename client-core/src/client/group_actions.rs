@@ -207,7 +207,7 @@ impl Client {
         let (_, state) = apply(None, &signed, self.max_group()?)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
         let mut session = GroupSession::new(&mut rng(), group.0);
-        for member in state.members.iter().filter(|m| m.mailbox != me) {
+        for member in state.others(&me) {
             session.add_member(&identity_from_wire(&member.identity));
         }
         let distribution = Self::distribution_bytes(&session.own_distribution());
@@ -220,7 +220,7 @@ impl Client {
         let mut batch = self.store.batch();
         self.store
             .put_in(&mut batch, Slot::Groups, &group.0, &record)?;
-        for member in state.members.iter().filter(|m| m.mailbox != me) {
+        for member in state.others(&me) {
             let update = GroupUpdate {
                 group,
                 op: Some(signed.clone()),
@@ -260,7 +260,7 @@ impl Client {
         self.apply_op(&mut batch, record, &signed, None, &mut events)?;
         // Everyone who was a member before hears of it (a removed member learns it was
         // removed); a new member gets the state it joins too.
-        for member in previous.members.iter().filter(|m| m.mailbox != me) {
+        for member in previous.others(&me) {
             let update = GroupUpdate {
                 group: op.group,
                 op: Some(signed.clone()),
@@ -392,7 +392,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let me = self.account()?.record.mailbox;
         let mut taken: Vec<String> = self.contacts()?.into_iter().map(|c| c.alias).collect();
-        for member in state.members.iter().filter(|m| m.mailbox != me) {
+        for member in state.others(&me) {
             if self
                 .store
                 .contains(Slot::Contacts, member.mailbox.as_bytes())?
@@ -512,7 +512,7 @@ impl Client {
             if redistribute {
                 // Our chain was rotated: the remaining members need the new key.
                 let distribution = Self::distribution_bytes(&session.own_distribution());
-                for member in record.state.members.iter().filter(|m| m.mailbox != me) {
+                for member in record.state.others(&me) {
                     let update = GroupUpdate {
                         group: op.group,
                         op: None,
@@ -582,14 +582,14 @@ impl Client {
                                 return Ok(false);
                             }
                             let mut session = GroupSession::new(&mut rng(), update.group.0);
-                            for member in state.members.iter().filter(|m| m.mailbox != me) {
+                            for member in state.others(&me) {
                                 session.add_member(&identity_from_wire(&member.identity));
                             }
                             self.ensure_contacts(batch, &state)?;
                             // Everyone else needs our sender key.
                             let distribution =
                                 Self::distribution_bytes(&session.own_distribution());
-                            for member in state.members.iter().filter(|m| m.mailbox != me) {
+                            for member in state.others(&me) {
                                 let update = GroupUpdate {
                                     group: op.group,
                                     op: None,

@@ -83,6 +83,11 @@ impl GroupState {
     pub fn member(&self, mailbox: &MailboxId) -> Option<&GroupMember> {
         self.members.iter().find(|m| m.mailbox == *mailbox)
     }
+
+    /// Every member but `me`: whom this account's group messages and updates go to.
+    pub fn others<'a>(&'a self, me: &'a MailboxId) -> impl Iterator<Item = &'a GroupMember> {
+        self.members.iter().filter(move |m| m.mailbox != *me)
+    }
 }
 
 /// What an operation does.

@@ -224,13 +224,7 @@ impl Client {
             ConversationId::Group(group) => {
                 let record = self.group_record(group)?;
                 let me = self.account()?.record.mailbox;
-                let recipients = record
-                    .state
-                    .members
-                    .iter()
-                    .map(|m| m.mailbox)
-                    .filter(|m| *m != me)
-                    .collect();
+                let recipients = record.state.others(&me).map(|m| m.mailbox).collect();
                 Ok((recipients, Channel::Group(*group)))
             }
         }
@@ -490,13 +484,7 @@ impl Client {
     ) -> Result<(Vec<u8>, Vec<MailboxId>), ClientError> {
         let mut record = self.group_record(group)?;
         let me = self.account()?.record.mailbox;
-        let recipients: Vec<MailboxId> = record
-            .state
-            .members
-            .iter()
-            .map(|m| m.mailbox)
-            .filter(|m| *m != me)
-            .collect();
+        let recipients: Vec<MailboxId> = record.state.others(&me).map(|m| m.mailbox).collect();
         let mut session = record.session()?;
         let message = session
             .encrypt(&mut rng(), content)

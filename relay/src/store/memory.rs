@@ -176,10 +176,8 @@ impl EnvelopeStore for MemoryStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<QueueEntry>, StoreError> {
-        let from = match after {
-            None => 0,
-            Some(u64::MAX) => return Ok(Vec::new()),
-            Some(seq) => seq + 1,
+        let Some(from) = super::first_seq_after(after) else {
+            return Ok(Vec::new());
         };
         let inner = self.lock();
         Ok(inner

@@ -365,10 +365,8 @@ impl EnvelopeStore for SledStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<QueueEntry>, StoreError> {
-        let from = match after {
-            None => 0,
-            Some(u64::MAX) => return Ok(Vec::new()),
-            Some(seq) => seq + 1,
+        let Some(from) = super::first_seq_after(after) else {
+            return Ok(Vec::new());
         };
         let start = join(&[mailbox.as_bytes(), &from.to_be_bytes()]);
         let end = join(&[mailbox.as_bytes(), &u64::MAX.to_be_bytes()]);
