@@ -10,6 +10,9 @@
 //! - [`RelayProcess`]: runs the real `hush-relay` binary on 127.0.0.1 and stops it.
 //! - [`Hush`]: runs the real `hush` binary against one home directory.
 //! - [`target_binary`]: finds a workspace binary built by `cargo test --workspace`.
+//! - [`pseudo_random_file`]: test files with reproducible contents.
+//! - [`service`]: client services (`hush_client_core::service`) on a relay, and waiting for
+//!   their events.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+
+pub mod service;
 use ed25519_dalek::{Signer, SigningKey};
 use hush_client_core::transport::PinnedKey;
 use hush_protocol::auth::{EXPORTER_LABEL, EXPORTER_LEN, auth_message};
@@ -366,6 +371,18 @@ impl RelayProcess {
         })
     }
 
+    /// Starts this workspace's `hush-relay` on a free 127.0.0.1 port with its data in
+    /// `dir/relay` and the default configuration.
+    pub fn start_in(dir: &Path) -> anyhow::Result<Self> {
+        let listen = format!("127.0.0.1:{}", free_udp_port()?);
+        Self::start(
+            &target_binary("hush-relay"),
+            &dir.join("relay"),
+            &listen,
+            &[],
+        )
+    }
+
     /// Sends a signal (`-KILL`, `-TERM`) with the system `kill` command.
     pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
         let status = Command::new("kill")
@@ -539,6 +556,22 @@ impl Hush {
         assert_eq!(outcome.code, 0, "hush {args:?} failed: {outcome:?}");
         outcome
     }
+}
+
+/// Writes `len` pseudo-random bytes (a fixed sequence per `seed`) to `dir/name`.
+pub fn pseudo_random_file(dir: &Path, name: &str, len: usize, seed: u64) -> PathBuf {
+    let path = dir.join(name);
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&path, bytes).expect("writing a test file");
+    path
 }
 
 /// Every file under `dir` whose bytes contain `needle`.

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use hush_tests::{RelayProcess, free_udp_port, target_binary};
+use hush_tests::{RelayProcess, target_binary};
 use serde_json::Value;
 
 fn bench(relay: &RelayProcess, args: &[&str]) -> Value {
@@ -53,14 +53,7 @@ fn assert_complete(report: &Value, delivered: u64) {
 #[test]
 fn hush_bench_accounts_for_every_envelope() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
-    let relay = RelayProcess::start(
-        &target_binary("hush-relay"),
-        &dir.path().join("relay"),
-        &listen,
-        &[],
-    )
-    .unwrap();
+    let relay = RelayProcess::start_in(dir.path()).unwrap();
 
     let one_to_one = bench(&relay, &["--pairs", "3", "--messages", "60"]);
     assert_eq!(one_to_one["workload"], "1:1");

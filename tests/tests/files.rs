@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hush_protocol::limits::blob_len_for_plaintext;
-use hush_tests::{Hush, RelayProcess, free_udp_port, metric_value, scrape_metrics, target_binary};
+use hush_tests::{
+    Hush, RelayProcess, free_udp_port, metric_value, pseudo_random_file, scrape_metrics,
+    target_binary,
+};
 use sha2::{Digest, Sha256};
 
 struct World {
@@ -73,18 +76,7 @@ impl World {
 
     /// A file of `len` pseudo-random bytes.
     fn file(&self, name: &str, len: usize, seed: u8) -> PathBuf {
-        let path = self.dir.path().join(name);
-        let mut state = u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        std::fs::write(&path, bytes).unwrap();
-        path
+        pseudo_random_file(self.dir.path(), name, len, u64::from(seed))
     }
 }
 

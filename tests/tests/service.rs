@@ -3,43 +3,10 @@
 
 use std::time::Duration;
 
-use hush_client_core::service::{ClientHandle, ConnectionState, ServiceEvent};
-use hush_client_core::{Client, Event, Status, StorageKey};
+use hush_client_core::service::{ConnectionState, ServiceEvent};
+use hush_client_core::{Event, Status};
+use hush_tests::service::{at_least_stored, befriend, connected, until, user};
 use hush_tests::{RelayProcess, free_udp_port, target_binary};
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-async fn user(dir: &std::path::Path, name: &str, relay: &RelayProcess) -> ClientHandle {
-    let home = dir.join(name);
-    std::fs::create_dir_all(&home).unwrap();
-    let client = Client::create_with_key(&home, StorageKey::from_bytes([7; 32])).unwrap();
-    let handle = ClientHandle::spawn(client, &tokio::runtime::Handle::current());
-    handle
-        .init_account(relay.address.clone(), Some(name.into()))
-        .await
-        .unwrap();
-    handle
-}
-
-/// Reads events until `want` matches one; returns everything read.
-async fn until(
-    handle: &ClientHandle,
-    mut want: impl FnMut(&ServiceEvent) -> bool,
-) -> Vec<ServiceEvent> {
-    let mut seen = Vec::new();
-    let outcome = tokio::time::timeout(PATIENCE, async {
-        while let Some(event) = handle.next_event().await {
-            let done = want(&event);
-            seen.push(event);
-            if done {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(outcome.is_ok(), "timed out; events so far: {seen:#?}");
-    seen
-}
 
 fn received_texts(events: &[ServiceEvent]) -> Vec<String> {
     events
@@ -51,16 +18,6 @@ fn received_texts(events: &[ServiceEvent]) -> Vec<String> {
         .collect()
 }
 
-/// The relay stored it (a delivery receipt may be recorded before the relay's own answer, so
-/// the first status reported can already be `Delivered`).
-fn at_least_stored(status: Status) -> bool {
-    matches!(status, Status::Stored | Status::Delivered | Status::Read)
-}
-
-fn connected(event: &ServiceEvent) -> bool {
-    matches!(event, ServiceEvent::Connection(ConnectionState::Connected))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_send_while_receiving_and_survive_a_relay_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,13 +27,7 @@ async fn services_send_while_receiving_and_survive_a_relay_restart() {
         RelayProcess::start(&target_binary("hush-relay"), &relay_dir, &listen, &[]).unwrap();
     let alice = user(dir.path(), "alice", &relay).await;
     let bob = user(dir.path(), "bob", &relay).await;
-    alice
-        .add_contact(bob.invite().await.unwrap(), Some("bob".into()))
-        .await
-        .unwrap();
-    bob.add_contact(alice.invite().await.unwrap(), Some("alice".into()))
-        .await
-        .unwrap();
+    befriend(&alice, "alice", &bob, "bob").await;
 
     // Commands are served while offline, and going online needs no waiting.
     alice.set_online(true).await.unwrap();
@@ -167,23 +118,10 @@ async fn services_send_while_receiving_and_survive_a_relay_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_served_while_the_relay_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
-    let relay = RelayProcess::start(
-        &target_binary("hush-relay"),
-        &dir.path().join("relay"),
-        &listen,
-        &[],
-    )
-    .unwrap();
+    let relay = RelayProcess::start_in(dir.path()).unwrap();
     let alice = user(dir.path(), "alice", &relay).await;
     let bob = user(dir.path(), "bob", &relay).await;
-    alice
-        .add_contact(bob.invite().await.unwrap(), Some("bob".into()))
-        .await
-        .unwrap();
-    bob.add_contact(alice.invite().await.unwrap(), Some("alice".into()))
-        .await
-        .unwrap();
+    befriend(&alice, "alice", &bob, "bob").await;
     alice.set_online(true).await.unwrap();
     bob.set_online(true).await.unwrap();
     until(&alice, connected).await;

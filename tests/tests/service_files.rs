@@ -3,77 +3,10 @@
 //! large upload is under way; files recorded offline go out after connecting; a changed source
 //! fails cleanly; shutting down cancels a running upload, which stays recorded.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use hush_client_core::service::{ClientHandle, ConnectionState, ServiceEvent};
-use hush_client_core::{Client, Direction, Event, FileState, MessageId, Status, StorageKey};
-use hush_tests::{RelayProcess, free_udp_port, target_binary};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-const KEY: [u8; 32] = [9; 32];
-
-async fn user(dir: &Path, name: &str, relay: &RelayProcess) -> ClientHandle {
-    let home = dir.join(name);
-    std::fs::create_dir_all(&home).unwrap();
-    let client = Client::create_with_key(&home, StorageKey::from_bytes(KEY)).unwrap();
-    let handle = ClientHandle::spawn(client, &tokio::runtime::Handle::current());
-    handle
-        .init_account(relay.address.clone(), Some(name.into()))
-        .await
-        .unwrap();
-    handle
-}
-
-/// Reads events until `want` matches one; returns everything read.
-async fn until(
-    handle: &ClientHandle,
-    mut want: impl FnMut(&ServiceEvent) -> bool,
-) -> Vec<ServiceEvent> {
-    let mut seen = Vec::new();
-    let outcome = tokio::time::timeout(PATIENCE, async {
-        while let Some(event) = handle.next_event().await {
-            let done = want(&event);
-            seen.push(event);
-            if done {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(outcome.is_ok(), "timed out; events so far: {seen:#?}");
-    seen
-}
-
-/// The relay stored it (a delivery receipt may be recorded before the relay's own answer, so
-/// the first status reported can already be `Delivered`).
-fn at_least_stored(status: Status) -> bool {
-    matches!(status, Status::Stored | Status::Delivered | Status::Read)
-}
-
-fn connected(event: &ServiceEvent) -> bool {
-    matches!(event, ServiceEvent::Connection(ConnectionState::Connected))
-}
-
-fn stored(id: MessageId) -> impl Fn(&ServiceEvent) -> bool {
-    move |event| matches!(event, ServiceEvent::MessageStatus(m) if m.id == id && at_least_stored(m.status))
-}
-
-/// A file of `len` pseudo-random bytes.
-fn file(dir: &Path, name: &str, len: usize, seed: u64) -> PathBuf {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
+use hush_client_core::service::ServiceEvent;
+use hush_client_core::{Client, Direction, Event, FileState, Status, StorageKey};
+use hush_tests::service::{PATIENCE, STORE_KEY, befriend, connected, stored, until, user};
+use hush_tests::{RelayProcess, pseudo_random_file};
 
 fn file_state(message: &hush_client_core::Message) -> FileState {
     message.file.as_ref().expect("a file message").state
@@ -82,26 +15,13 @@ fn file_state(message: &hush_client_core::Message) -> FileState {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_run_beside_other_calls_and_resume_after_connecting() {
     let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
-    let relay = RelayProcess::start(
-        &target_binary("hush-relay"),
-        &dir.path().join("relay"),
-        &listen,
-        &[],
-    )
-    .unwrap();
+    let relay = RelayProcess::start_in(dir.path()).unwrap();
     let alice = user(dir.path(), "alice", &relay).await;
     let bob = user(dir.path(), "bob", &relay).await;
-    alice
-        .add_contact(bob.invite().await.unwrap(), Some("bob".into()))
-        .await
-        .unwrap();
-    bob.add_contact(alice.invite().await.unwrap(), Some("alice".into()))
-        .await
-        .unwrap();
+    befriend(&alice, "alice", &bob, "bob").await;
 
     // Offline: sending records the file and returns the message at once.
-    let early_path = file(dir.path(), "early.bin", 100 * 1024 + 7, 1);
+    let early_path = pseudo_random_file(dir.path(), "early.bin", 100 * 1024 + 7, 1);
     let early = alice
         .send_file(
             "bob".into(),
@@ -114,7 +34,7 @@ async fn transfers_run_beside_other_calls_and_resume_after_connecting() {
     assert_eq!(file_state(&early), FileState::Uploading);
     assert_eq!(early.text, "sent offline");
     // A second one whose source changes before it can be uploaded.
-    let doomed_path = file(dir.path(), "doomed.bin", 70 * 1024, 2);
+    let doomed_path = pseudo_random_file(dir.path(), "doomed.bin", 70 * 1024, 2);
     let doomed = alice
         .send_file("bob".into(), doomed_path.clone(), None)
         .await
@@ -140,7 +60,7 @@ async fn transfers_run_beside_other_calls_and_resume_after_connecting() {
 
     // A large upload, slowed down so that it is surely under way while other calls come in.
     alice.set_rate_limit(Some(256 * 1024)).await.unwrap();
-    let big_path = file(dir.path(), "big.bin", 1024 * 1024 + 123, 3);
+    let big_path = pseudo_random_file(dir.path(), "big.bin", 1024 * 1024 + 123, 3);
     let big = alice
         .send_file("bob".into(), big_path.clone(), Some("big one".into()))
         .await
@@ -240,8 +160,9 @@ async fn transfers_run_beside_other_calls_and_resume_after_connecting() {
         .await
         .expect("shutdown does not wait for the upload");
     assert!(alice.contacts().await.is_err());
-    let reopened = Client::open_with_key(&dir.path().join("alice"), StorageKey::from_bytes(KEY))
-        .expect("the home is released");
+    let reopened =
+        Client::open_with_key(&dir.path().join("alice"), StorageKey::from_bytes(STORE_KEY))
+            .expect("the home is released");
     assert_eq!(reopened.recorded_uploads().unwrap(), [last.id]);
     bob.shutdown().await;
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hush_tests::{Hush, RelayProcess, free_udp_port, target_binary};
+use hush_tests::{Hush, RelayProcess};
 
 const CRATE_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -72,14 +72,7 @@ struct Scene {
 impl Scene {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let listen = format!("127.0.0.1:{}", free_udp_port().unwrap());
-        let relay = RelayProcess::start(
-            &target_binary("hush-relay"),
-            &dir.path().join("relay"),
-            &listen,
-            &[],
-        )
-        .unwrap();
+        let relay = RelayProcess::start_in(dir.path()).unwrap();
         let address = relay.address.to_string();
         let peer = Hush::new(dir.path().join("cli"));
         peer.ok(&["init", "--relay", &address, "--name", "Cli"]);
